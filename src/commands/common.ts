@@ -1,0 +1,109 @@
+// What generate and renew share: spec -> plan -> lock the folder -> select steps -> run -> manifest -> summary.
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { paths } from '../catalog/certs.js';
+import { loadSpec } from '../spec/load.js';
+import { buildPlan, type Plan } from '../plan/plan.js';
+import { preflight, opensslBinary, type Openssl } from '../openssl/exec.js';
+import { acquireLock } from '../run/lock.js';
+import { prepareOut, STATE_DIR } from '../run/fsutil.js';
+import { runSteps, type StepOutcome } from '../run/runner.js';
+import type { Selection } from '../inspect/state.js';
+import { writeManifest } from '../inspect/manifest.js';
+import { paint, progress, stdoutOut, fmtTime } from '../ui/output.js';
+
+export interface RunOptions {
+  spec?: string;
+  out: string;
+  json: boolean;
+  openssl?: string;
+  jobs?: number;
+  signal: AbortSignal;
+  version: string;
+}
+
+export async function executeRun(command: string, opts: RunOptions, select: (plan: Plan, out: string) => Promise<Selection>): Promise<void> {
+  const { spec, source } = await loadSpec(opts.spec);
+  const plan = buildPlan(spec);
+  const out = path.resolve(opts.out);
+  await prepareOut(out, command === 'generate');
+  const lock = await acquireLock(out, `kubepki ${command}`);
+  const stateDir = path.join(out, STATE_DIR);
+  const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
+  const tmpRoot = path.join(stateDir, 'tmp');
+  const o = stdoutOut();
+  const c = paint(o);
+  const t0 = performance.now();
+  try {
+    // staging folders of a run that was killed are garbage, never input
+    await fsp.rm(tmpRoot, { recursive: true, force: true });
+    if (lock.tookOverFrom && !opts.json) o.write(c.yellow(`note: took over a stale lock from pid ${lock.tookOverFrom.pid} (${lock.tookOverFrom.command}), which is gone\n`));
+    const sel = await select(plan, out);
+    let ossl: Promise<Openssl> | undefined;
+    const openssl = () => (ossl ??= preflight(opensslBinary(opts.openssl)));
+    const jobs = opts.jobs ?? Math.max(1, os.availableParallelism());
+    const prog = progress(o, opts.json, sel.steps.length);
+    let outcomes: StepOutcome[];
+    try {
+      outcomes = await runSteps(sel.steps, {
+        out,
+        tmpRoot,
+        backupDir: path.join(stateDir, 'backup', runId),
+        openssl,
+        jobs,
+        now: () => new Date(),
+        protectedPaths: new Set(plan.rows.filter((r) => r.kind === 'ca').flatMap((r) => [paths(r).key, paths(r).crt])),
+        rowsById: new Map(plan.rows.map((r) => [r.id, r])),
+        signal: opts.signal,
+        onStart: (s, i) => prog.start(s, i),
+        onDone: (x, n, total) => prog.done(x, n, total),
+      });
+    } finally {
+      prog.end();
+    }
+    const manifestChanged = await writeManifest(plan, out, source, opts.version, tmpRoot);
+    const ran = outcomes.filter((x) => x.command).length;
+    const files = { created: [] as string[], replaced: [] as string[], unchanged: [] as string[] };
+    for (const x of outcomes) for (const f of x.step.outputs) if (f.type !== 'serial') files[x.status].push(f.path);
+    if (manifestChanged) files[manifestChanged].push('manifest.json');
+    const by = (s: string) => sel.decisions.filter((d) => d.status === s);
+    const ms = performance.now() - t0;
+    const version = ossl ? (await ossl).version : undefined;
+    if (opts.json) {
+      o.write(
+        JSON.stringify({
+          event: 'summary',
+          command,
+          out,
+          spec: source,
+          openssl: version ?? null,
+          opensslCommands: ran,
+          created: by('create').map((d) => d.unit),
+          reissued: by('reissue').map((d) => ({ name: d.unit, reasons: d.reasons })),
+          unchanged: by('keep').map((d) => d.unit),
+          files,
+          ms: Math.round(ms),
+        }) + '\n',
+      );
+      return;
+    }
+    o.write('\n');
+    if (ran === 0 && files.created.length === 0 && files.replaced.length === 0) {
+      o.write(`${c.green('nothing to do')}: the PKI in ${opts.out} matches ${source}; no openssl command was run, no file changed.\n`);
+      return;
+    }
+    o.write(`${c.bold(`kubepki ${command}`)}: ${sel.steps.length} steps (${ran} openssl commands${version ? `, ${version}` : ''}, ${jobs} job${jobs > 1 ? 's' : ''}) in ${fmtTime(ms)} into ${opts.out}\n`);
+    const line = (label: string, ds: typeof sel.decisions) => {
+      o.write(`  ${label.padEnd(10)} ${String(ds.length).padStart(3)}${ds.length ? ': ' + ds.map((d) => d.unit).join(', ') : ''}\n`);
+      if (label !== 'unchanged') for (const d of ds) for (const r of d.reasons) o.write(c.dim(`               ${d.unit}: ${r}\n`));
+    };
+    line('created', by('create'));
+    line('re-issued', by('reissue'));
+    line('unchanged', by('keep'));
+    o.write(`  files: ${files.created.length} created, ${files.replaced.length} replaced, ${files.unchanged.length} unchanged; manifest: ${path.join(opts.out, 'manifest.json')}\n`);
+  } finally {
+    await fsp.rm(tmpRoot, { recursive: true, force: true }).catch(() => undefined);
+    await lock.release();
+  }
+}

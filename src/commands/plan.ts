@@ -1,0 +1,14 @@
+import { loadSpec } from '../spec/load.js';
+import { buildPlan } from '../plan/plan.js';
+import { renderScript } from '../render/script.js';
+
+export async function plan(opts: { spec?: string; json: boolean; version: string }): Promise<void> {
+  const { spec, source } = await loadSpec(opts.spec);
+  const p = buildPlan(spec);
+  if (opts.json) {
+    const steps = p.steps.map((s) => ({ id: s.id, action: s.action, argv: s.argv ? ['openssl', ...s.argv] : null, reads: s.reads, outputs: s.outputs.map((o) => ({ ...o, mode: o.mode.toString(8).padStart(4, '0') })) }));
+    process.stdout.write(JSON.stringify({ spec: source, steps }, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(renderScript(p, source, opts.version));
+}

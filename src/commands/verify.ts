@@ -1,0 +1,38 @@
+import path from 'node:path';
+import { Reported } from '../errors.js';
+import { loadSpec } from '../spec/load.js';
+import { buildPlan } from '../plan/plan.js';
+import { prepareOut } from '../run/fsutil.js';
+import { verifyPki } from '../inspect/verify.js';
+import { paint, stdoutOut, table } from '../ui/output.js';
+
+export async function verify(opts: { spec?: string; out: string; json: boolean; warnDays: number }): Promise<number> {
+  const { spec, source } = await loadSpec(opts.spec);
+  const plan = buildPlan(spec);
+  const out = path.resolve(opts.out);
+  await prepareOut(out, false);
+  const report = await verifyPki(plan, out, opts.warnDays);
+  const o = stdoutOut();
+  if (opts.json) {
+    o.write(JSON.stringify({ ...report, spec: source }, null, 2) + '\n');
+  } else {
+    const c = paint(o);
+    const rows = report.certificates.map((r) => [
+      r.name,
+      r.subject ?? '-',
+      r.notAfter ? r.notAfter.slice(0, 16).replace('T', ' ') + 'Z' : '-',
+      r.residualDays === null ? '-' : r.residualDays < 0 ? 'expired' : r.residualDays >= 365 ? `${Math.floor(r.residualDays / 365)}y ${r.residualDays % 365}d` : `${r.residualDays}d`,
+      r.signedBy,
+      r.status === 'ok' ? c.green('ok') : r.status === 'missing' ? c.red('MISSING') : c.red('PROBLEM'),
+    ]);
+    o.write(table(rows, ['CERTIFICATE', 'SUBJECT', 'EXPIRES', 'RESIDUAL TIME', 'SIGNED BY', 'STATUS']));
+    o.write('\n');
+    if (report.ok) o.write(`${c.green('ok')}: ${opts.out} matches ${source}; nothing expires within ${opts.warnDays} days.\n`);
+    else {
+      o.write(c.red(`${report.problems.length} problem${report.problems.length > 1 ? 's' : ''} in ${opts.out} (checked against ${source}):\n`));
+      for (const p of report.problems) o.write(`  - ${p.file} ${p.message} [${p.code}]\n`);
+    }
+  }
+  if (!report.ok) throw new Reported('verification failed');
+  return 0;
+}

@@ -1,0 +1,57 @@
+// manifest.json: every artifact, the command that makes it, its sha256, and for certificates the
+// subject, issuer, serial, SANs and validity. Written only when its content changes, so a re-run
+// on a complete PKI changes nothing.
+import path from 'node:path';
+import type { Plan } from '../plan/plan.js';
+import { commandLine } from '../render/script.js';
+import { readIn, sha256, writeAtomic, modeOf } from '../run/fsutil.js';
+import { subjectText } from '../run/runner.js';
+import { readCertificate } from '../x509/inspect.js';
+
+export async function buildManifest(plan: Plan, out: string, source: string, version: string) {
+  const artifacts: Record<string, unknown>[] = [];
+  const seen = new Set<string>();
+  for (const s of plan.steps) {
+    for (const o of s.outputs) {
+      if (seen.has(o.path)) continue;
+      seen.add(o.path);
+      const data = await readIn(out, o.path);
+      if (!data) continue;
+      const entry: Record<string, unknown> = {
+        path: o.path,
+        type: o.type,
+        name: s.row?.id ?? s.unit,
+        mode: ((await modeOf(out, o.path)) ?? 0).toString(8).padStart(4, '0'),
+        sha256: sha256(data),
+        madeBy: s.argv ? commandLine(s.argv) : s.action === 'kubeconfig' ? 'kubepki (kubeconfig)' : `kubepki (${s.action})`,
+      };
+      if (o.type === 'cert') {
+        try {
+          const c = readCertificate(data.toString('utf8'));
+          Object.assign(entry, {
+            subject: subjectText(c),
+            issuer: c.issuer.map((r) => '/' + r.map((a) => `${a.type}=${a.value}`).join('+')).join(''),
+            serial: c.serialHex,
+            notBefore: c.notBefore.toISOString(),
+            notAfter: c.notAfter.toISOString(),
+            sans: c.sans ? [...c.sans.dns, ...c.sans.ip] : [],
+            extendedKeyUsage: c.extKeyUsage ?? [],
+          });
+        } catch {
+          entry.unparsable = true;
+        }
+      }
+      artifacts.push(entry);
+    }
+  }
+  return { kubepki: version, spec: source, kubernetesVersion: plan.spec.cluster.kubernetesVersion, artifacts };
+}
+
+/** Returns what happened to manifest.json, or false when it did not change. */
+export async function writeManifest(plan: Plan, out: string, source: string, version: string, tmpDir: string): Promise<'created' | 'replaced' | false> {
+  const text = JSON.stringify(await buildManifest(plan, out, source, version), null, 2) + '\n';
+  const before = await readIn(out, 'manifest.json');
+  if (before && before.toString('utf8') === text) return false;
+  await writeAtomic(path.join(out, 'manifest.json'), text, 0o644, tmpDir);
+  return before ? 'replaced' : 'created';
+}

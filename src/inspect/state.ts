@@ -1,0 +1,190 @@
+// Reads an existing PKI folder against the plan and decides what a run must do:
+// make what is missing, re-issue what no longer matches the spec (keeping its key), leave the rest.
+// A CA is never replaced: a CA that does not fit the spec is an error that names the way out.
+import { paths, SA, type CertRow } from '../catalog/certs.js';
+import { EnvError } from '../errors.js';
+import { certSteps, type Plan, type Step } from '../plan/plan.js';
+import { checkCert, checkCsr, checkKey, type Problem } from '../run/checks.js';
+import { readIn } from '../run/fsutil.js';
+import { readCertificate, readPrivateKey, readPublicKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
+
+export interface Decision {
+  unit: string;
+  status: 'create' | 'reissue' | 'keep';
+  reasons: string[];
+}
+
+export interface Selection {
+  steps: Step[];
+  decisions: Decision[];
+}
+
+async function text(out: string, rel: string): Promise<string | undefined> {
+  return (await readIn(out, rel))?.toString('utf8');
+}
+
+interface CaState {
+  cert?: CertInfo;
+  fresh: boolean;
+}
+
+/** generate: the steps of the plan that this folder still needs. */
+export async function selectForGenerate(plan: Plan, out: string, now: Date): Promise<Selection> {
+  const byUnit = new Map<string, Step[]>();
+  for (const s of plan.steps) byUnit.set(s.unit, [...(byUnit.get(s.unit) ?? []), s]);
+  const want = new Set<string>();
+  const decisions: Decision[] = [];
+  const cas = new Map<string, CaState>();
+  const pick = (unit: string, actions: Step['action'][]) => {
+    for (const s of byUnit.get(unit) ?? []) if (actions.includes(s.action)) want.add(s.id);
+  };
+
+  for (const row of plan.rows) {
+    const p = paths(row);
+    const keyText = await text(out, p.key);
+    const crtText = await text(out, p.crt);
+    let key: KeyInfo | undefined;
+    if (keyText !== undefined) {
+      const k = checkKey(p.key, keyText, row);
+      if (!k.info) {
+        throw new EnvError(`${p.key} in ${out} is not a readable private key`, [
+          'kubepki never overwrites a key it cannot read: restore it from a backup, or move it away to make a new one',
+        ]);
+      }
+      key = k.info;
+    }
+    if (row.kind === 'ca') {
+      if (crtText !== undefined && !key) {
+        throw new EnvError(`${p.crt} exists in ${out} but ${p.key} does not`, [
+          `a CA cannot sign without its key, and kubepki never replaces a CA: restore ${p.key}, or move ${p.crt} away to make a new CA (every certificate it signed is then re-issued)`,
+        ]);
+      }
+      if (!key) {
+        pick(row.id, ['genrsa', 'ca-cert']);
+        decisions.push({ unit: row.id, status: 'create', reasons: [] });
+        cas.set(row.id, { fresh: true });
+        continue;
+      }
+      if (crtText === undefined) {
+        pick(row.id, ['ca-cert']);
+        decisions.push({ unit: row.id, status: 'create', reasons: [`${p.crt} missing; made from the existing ${p.key}`] });
+        cas.set(row.id, { fresh: true });
+        continue;
+      }
+      const c = checkCert(p.crt, crtText, row, key, undefined, { now });
+      if (c.problems.length) {
+        const first = c.problems[0];
+        throw new EnvError(`the CA in ${out} does not fit the spec: ${first.file} ${first.message}`, [
+          ...c.problems.slice(1).map((x) => `${x.file} ${x.message}`),
+          first.code === 'identity'
+            ? `kubepki never replaces a CA. To keep this CA, set ${row.id === 'ca' ? 'ca.commonName' : 'the CA name'} in the spec to its CN; to start a new CA, move ${p.key} and ${p.crt} away (every certificate is then re-issued).`
+            : `kubepki never replaces a CA: restore the CA files from a backup, or move ${p.key} and ${p.crt} away to start a new CA.`,
+        ]);
+      }
+      cas.set(row.id, { cert: c.info, fresh: false });
+      decisions.push({ unit: row.id, status: 'keep', reasons: [] });
+      continue;
+    }
+    // a leaf
+    const signer = cas.get(row.signer!)!;
+    if (!key) {
+      pick(row.id, ['genrsa', 'csr', 'sign']);
+      decisions.push({ unit: row.id, status: crtText === undefined ? 'create' : 'reissue', reasons: crtText === undefined ? [] : [`${p.key} missing`] });
+      continue;
+    }
+    if (crtText === undefined || signer.fresh) {
+      pick(row.id, ['csr', 'sign']);
+      decisions.push({
+        unit: row.id,
+        status: crtText === undefined ? 'create' : 'reissue',
+        reasons: crtText === undefined ? [`${p.crt} missing; kept ${p.key}`] : [`${row.signer} is new`],
+      });
+      continue;
+    }
+    const c = checkCert(p.crt, crtText, row, key, signer.cert, { now });
+    const mismatch = c.problems.find((x) => x.code === 'key-mismatch');
+    if (mismatch) {
+      throw new EnvError(`${p.key} does not match ${p.crt} in ${out}: one of them was replaced`, [
+        `kubepki will not guess which is right: restore the original, or run \`kubepki renew ${row.id} --rekey\` to make a new key and certificate`,
+      ]);
+    }
+    if (c.problems.length) {
+      pick(row.id, ['csr', 'sign']);
+      decisions.push({ unit: row.id, status: 'reissue', reasons: c.problems.map((x) => `${x.file} ${x.message}`) });
+      continue;
+    }
+    const csrText = await text(out, p.csr);
+    if (csrText === undefined || checkCsr(p.csr, csrText, row, key).length) {
+      pick(row.id, ['csr']);
+      decisions.push({ unit: row.id, status: 'keep', reasons: [`${p.csr} ${csrText === undefined ? 'missing' : 'out of date'}: made again`] });
+      continue;
+    }
+    decisions.push({ unit: row.id, status: 'keep', reasons: [] });
+  }
+
+  // the service-account key pair
+  const saKey = await text(out, SA.key);
+  if (saKey === undefined) {
+    pick(SA.id, ['genrsa', 'pubout']);
+    decisions.push({ unit: SA.id, status: 'create', reasons: [] });
+  } else {
+    let k: KeyInfo;
+    try {
+      k = readPrivateKey(saKey);
+    } catch {
+      throw new EnvError(`${SA.key} in ${out} is not a readable private key`, ['kubepki never overwrites a key it cannot read: restore it, or move it away to make a new one']);
+    }
+    const pub = await text(out, SA.pub);
+    let ok = false;
+    try {
+      ok = pub !== undefined && readPublicKey(pub).equals(k.publicDer);
+    } catch {
+      ok = false;
+    }
+    if (!ok) pick(SA.id, ['pubout']);
+    decisions.push({ unit: SA.id, status: ok ? 'keep' : 'reissue', reasons: ok ? [] : [`${SA.pub} ${pub === undefined ? 'missing' : `is not the public half of ${SA.key}`}`] });
+  }
+
+  // files kubepki writes itself (configs, kubeconfigs, flags) always run: they compare and skip
+  const steps = plan.steps.filter((s) => want.has(s.id) || !s.argv);
+  return { steps, decisions };
+}
+
+/** renew: re-sign the chosen leaves with their existing CA (new key only with rekey). */
+export async function selectForRenew(plan: Plan, out: string, ids: string[], opts: { rekey: boolean; days?: number }): Promise<Selection> {
+  const byId = new Map(plan.rows.map((r) => [r.id, r]));
+  const chosen: CertRow[] = [];
+  for (const id of ids) {
+    const row = byId.get(id);
+    if (!row) {
+      const names = plan.rows.filter((r) => r.kind === 'leaf').map((r) => r.id);
+      throw new EnvError(`no certificate named ${JSON.stringify(id)} in this spec`, [`names: ${names.join(', ')}`]);
+    }
+    if (row.kind === 'ca') throw new EnvError(`${id} is a CA: renew never touches a CA`, ['renew re-signs leaf certificates with the existing CA']);
+    chosen.push(row);
+  }
+  const steps: Step[] = [];
+  const decisions: Decision[] = [];
+  const configs = new Set(chosen.map((r) => r.ext?.file).filter(Boolean) as string[]);
+  const signers = new Set(chosen.map((r) => r.signer!));
+  for (const s of signers) {
+    const ca = byId.get(s)!;
+    for (const f of [paths(ca).key, paths(ca).crt]) {
+      if ((await readIn(out, f)) === undefined) throw new EnvError(`${f} is missing in ${out}: renew needs the existing CA`, ['run `kubepki generate` to complete the PKI first']);
+    }
+  }
+  for (const row of chosen) {
+    const p = paths(row);
+    const k = await text(out, p.key);
+    if (k === undefined && !opts.rekey) throw new EnvError(`${p.key} is missing in ${out}: nothing to renew`, ['run `kubepki generate` to make it, or renew with --rekey']);
+    const cs = certSteps(row, byId.get(row.signer!), { days: opts.days });
+    steps.push(...cs.filter((s) => opts.rekey || s.action !== 'genrsa'));
+    decisions.push({ unit: row.id, status: 'reissue', reasons: [opts.rekey ? 'renewed with a new key' : 'renewed, key kept'] });
+  }
+  // configs the signings read, then every kubeconfig (they embed renewed certs) and flag file
+  const pre = plan.steps.filter((s) => s.action === 'config' && configs.has(s.outputs[0].path));
+  const post = plan.steps.filter((s) => s.action === 'kubeconfig' || s.action === 'flags');
+  return { steps: [...pre, ...steps, ...post], decisions };
+}
+
+export type { Problem };

@@ -1,0 +1,64 @@
+// Kubeconfig YAML, written by kubepki itself (never by shelling out to kubectl).
+// Rendered once as a template whose file references are placeholders; generate fills them with
+// base64 of the files, plan with `$(openssl base64 -A -in FILE)` inside an unquoted here-document.
+import { stringify } from 'yaml';
+import { paths } from '../catalog/certs.js';
+import type { KubeconfigRow } from '../catalog/kubeconfigs.js';
+import type { Spec } from '../spec/schema.js';
+
+export interface KubeconfigTemplate {
+  text: string;
+  /** placeholder -> OUT-relative file whose base64 replaces it */
+  embeds: Map<string, string>;
+  /** embeds a private key: mode 0600 */
+  secret: boolean;
+}
+
+export function apiserverUrl(spec: Spec): string {
+  const ip = spec.master.ip.includes(':') ? `[${spec.master.ip}]` : spec.master.ip;
+  return `https://${ip}:${spec.master.securePort}`;
+}
+
+export function kubeconfigTemplate(spec: Spec, row: KubeconfigRow): KubeconfigTemplate {
+  const p = paths(row.cert);
+  const embeds = new Map<string, string>();
+  const embed = (file: string) => {
+    const ph = `KUBEPKIEMBED${embeds.size}X`;
+    embeds.set(ph, file);
+    return ph;
+  };
+  const host = (rel: string) => `${spec.install.dir.replace(/\/+$/, '')}/${rel}`;
+  const e = spec.kubeconfig.embedCerts;
+  const cluster = spec.cluster.name;
+  const user = row.cert.cn;
+  const context = `${user}@${cluster}`;
+  const doc = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      {
+        name: cluster,
+        cluster: { ...(e ? { 'certificate-authority-data': embed('ca.crt') } : { 'certificate-authority': host('ca.crt') }), server: apiserverUrl(spec) },
+      },
+    ],
+    users: [
+      {
+        name: user,
+        user: e
+          ? { 'client-certificate-data': embed(p.crt), 'client-key-data': embed(p.key) }
+          : { 'client-certificate': host(p.crt), 'client-key': host(p.key) },
+      },
+    ],
+    contexts: [{ name: context, context: { cluster, user } }],
+    'current-context': context,
+    preferences: {},
+  };
+  return { text: stringify(doc, { lineWidth: 0 }), embeds, secret: e };
+}
+
+/** The kubeconfig as generate writes it: placeholders replaced by base64 of the files' bytes. */
+export function fillKubeconfig(t: KubeconfigTemplate, read: (rel: string) => Buffer): string {
+  let text = t.text;
+  for (const [ph, file] of t.embeds) text = text.replace(ph, read(file).toString('base64'));
+  return text;
+}

@@ -1,0 +1,138 @@
+// What a key, a CSR and a certificate must be, for one catalogue row. The same functions check
+// each step's outputs (generate, renew) and every file on disk (verify, incremental generate).
+// In-process (node:crypto + the DER reader): no openssl spawn.
+import type { CertRow } from '../catalog/certs.js';
+import { subjOf } from '../plan/plan.js';
+import { nameToSubj } from '../x509/der.js';
+import { readCertificate, readCsr, readPrivateKey, samePublicKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
+
+export interface Problem {
+  file: string;
+  /** short machine-readable kind: missing, unparsable, key-mismatch, not-signed-by-ca, sans, identity, eku, expired, expiring, permissions, … */
+  code: string;
+  message: string;
+}
+
+const p = (file: string, code: string, message: string): Problem => ({ file, code, message });
+const list = (xs: readonly string[]) => (xs.length ? xs.join(', ') : '(none)');
+const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+
+export function checkKey(file: string, pem: string, row: { keyBits: number }): { info?: KeyInfo; problems: Problem[] } {
+  let info: KeyInfo;
+  try {
+    info = readPrivateKey(pem);
+  } catch {
+    return { problems: [p(file, 'unparsable', 'is not a readable private key')] };
+  }
+  const problems: Problem[] = [];
+  if (info.type !== 'rsa') problems.push(p(file, 'key-type', `is a ${info.type} key; the spec asks for RSA`));
+  else if (info.bits !== row.keyBits) problems.push(p(file, 'key-size', `is RSA ${info.bits}; the spec asks for ${row.keyBits} bits (renew --rekey makes a new key)`));
+  return { info, problems };
+}
+
+export function checkMode(file: string, mode: number, secret: boolean): Problem[] {
+  if (secret && mode & 0o077) {
+    return [p(file, 'permissions', `is a private key readable or writable by ${mode & 0o070 ? 'its group' : ''}${mode & 0o070 && mode & 0o007 ? ' and ' : ''}${mode & 0o007 ? 'others' : ''} (mode ${(mode & 0o777).toString(8).padStart(4, '0')}; must be 0600): chmod 600 ${file}`)];
+  }
+  return [];
+}
+
+export function checkCsr(file: string, pem: string, row: CertRow, key?: KeyInfo): Problem[] {
+  let csr;
+  try {
+    csr = readCsr(pem);
+  } catch {
+    return [p(file, 'unparsable', 'is not a readable certificate request')];
+  }
+  const problems: Problem[] = [];
+  if (!csr.signatureValid) problems.push(p(file, 'csr-signature', 'its self-signature does not verify'));
+  const want = subjOf(row);
+  const got = nameToSubj(csr.subject);
+  if (got !== want) problems.push(p(file, 'identity', `has subject ${got}; expected ${want}`));
+  if (key && !samePublicKey(csr.publicKey, key.publicDer)) problems.push(p(file, 'key-mismatch', 'was not made from its private key'));
+  if (row.ext?.forCsr && row.sans) {
+    const s = csr.sans ?? { dns: [], ip: [] };
+    if (s.dns.join() !== row.sans.dns.join() || s.ip.join() !== row.sans.ip.join()) {
+      problems.push(p(file, 'sans', `requests SANs ${list([...s.dns, ...s.ip])}; expected ${list([...row.sans.dns, ...row.sans.ip])}`));
+    }
+  }
+  return problems;
+}
+
+export interface CertCheckOptions {
+  now: Date;
+  /** a certificate just made: its validity must be exactly this many days */
+  freshDays?: number;
+  /** expiring within this many days is a problem (verify) */
+  warnDays?: number;
+}
+
+/** Checks a certificate against its row. `signer` is the CA's certificate (for a CA row: ignored, it must be self-signed). */
+export function checkCert(
+  file: string,
+  pem: string,
+  row: CertRow,
+  key: KeyInfo | undefined,
+  signer: CertInfo | undefined,
+  opts: CertCheckOptions,
+): { info?: CertInfo; problems: Problem[] } {
+  let c: CertInfo;
+  try {
+    c = readCertificate(pem);
+  } catch {
+    return { problems: [p(file, 'unparsable', 'is not a readable PEM certificate')] };
+  }
+  const problems: Problem[] = [];
+  const want = subjOf(row);
+  const got = nameToSubj(c.subject);
+  if (got !== want) problems.push(p(file, 'identity', `has subject ${got}; expected ${want}`));
+  if (key && !c.x509.checkPrivateKey(key.key)) problems.push(p(file, 'key-mismatch', 'does not match its private key'));
+  if (row.kind === 'ca') {
+    if (nameToSubj(c.issuer) !== got || !c.x509.verify(c.publicKey)) problems.push(p(file, 'not-self-signed', 'is not a self-signed CA certificate'));
+    if (!c.basicConstraints?.ca) problems.push(p(file, 'not-a-ca', 'lacks basicConstraints CA:TRUE'));
+  } else {
+    if (signer) {
+      const issuer = nameToSubj(c.issuer);
+      const caSubj = nameToSubj(signer.subject);
+      if (!c.x509.verify(signer.publicKey)) {
+        problems.push(p(file, 'not-signed-by-ca', `is not signed by ${row.signer}.crt${issuer === caSubj ? ' (same issuer name, different key: another CA with the same CN)' : ` (issuer ${issuer})`}`));
+      } else if (issuer !== caSubj) problems.push(p(file, 'issuer', `names issuer ${issuer}; its CA is ${caSubj}`));
+    }
+    const wantVersion = row.ext ? 3 : 1;
+    if (c.version !== wantVersion) problems.push(p(file, 'version', `is X.509 v${c.version}; expected v${wantVersion}${wantVersion === 3 ? ' (signed without -extfile?)' : ''}`));
+    if (row.ext && (!c.basicConstraints || c.basicConstraints.ca)) problems.push(p(file, 'basic-constraints', 'must carry basicConstraints CA:FALSE'));
+    if (c.basicConstraints?.ca) problems.push(p(file, 'basic-constraints', 'is a CA certificate; a leaf must not be'));
+    if (row.keyUsage && !sameSet(c.keyUsage ?? [], row.keyUsage)) problems.push(p(file, 'key-usage', `has keyUsage ${list(c.keyUsage ?? [])}; expected ${list(row.keyUsage)}`));
+    const eku = c.extKeyUsage;
+    if (row.eku === null ? eku !== null : !sameSet(eku ?? [], row.eku)) {
+      problems.push(p(file, 'eku', `has extendedKeyUsage ${eku ? list(eku) : '(none)'}; expected ${row.eku ? list(row.eku) : '(none)'}`));
+    }
+    const s = c.sans ?? { dns: [], ip: [], other: [] };
+    const w = row.sans ?? { dns: [], ip: [] };
+    if (s.dns.join() !== w.dns.join() || s.ip.join() !== w.ip.join() || s.other.length) {
+      const missing = [...w.dns, ...w.ip].filter((x) => !s.dns.includes(x) && !s.ip.includes(x));
+      const extra = [...s.dns, ...s.ip].filter((x) => !w.dns.includes(x) && !w.ip.includes(x));
+      problems.push(
+        p(file, 'sans', `has SANs ${list([...s.dns, ...s.ip])}; expected ${list([...w.dns, ...w.ip])}` + (missing.length ? `; missing ${missing.join(', ')}` : '') + (extra.length ? `; unexpected ${extra.join(', ')}` : '')),
+      );
+    }
+  }
+  const now = opts.now.getTime();
+  if (c.notAfter.getTime() <= now) problems.push(p(file, 'expired', `expired on ${c.notAfter.toISOString()}`));
+  else if (c.notBefore.getTime() > now + 5 * 60_000) problems.push(p(file, 'not-yet-valid', `is not valid before ${c.notBefore.toISOString()}`));
+  else if (opts.warnDays !== undefined && c.notAfter.getTime() - now < opts.warnDays * 86_400_000) {
+    problems.push(p(file, 'expiring', `expires on ${c.notAfter.toISOString()}, within ${opts.warnDays} days`));
+  }
+  if (opts.freshDays !== undefined) {
+    const days = (c.notAfter.getTime() - c.notBefore.getTime()) / 86_400_000;
+    if (Math.abs(days - opts.freshDays) > 1 / 24) problems.push(p(file, 'validity', `is valid for ${days.toFixed(2)} days; expected ${opts.freshDays}`));
+  }
+  return { info: c, problems };
+}
+
+export function checkSerial(file: string, text: string, cert: CertInfo): Problem[] {
+  const serial = text.trim().toUpperCase();
+  if (!/^[0-9A-F]+$/.test(serial)) return [p(file, 'unparsable', 'is not a hexadecimal serial')];
+  if (serial.replace(/^(00)+(?=.)/, '') !== cert.serialHex) return [p(file, 'serial', `holds ${serial}; the certificate just signed has serial ${cert.serialHex}`)];
+  return [];
+}

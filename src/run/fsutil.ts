@@ -1,0 +1,117 @@
+// File-system helpers for a PKI folder: safe reads (no symlinks followed), writes through a
+// temporary name, and the checks on --out itself.
+import { constants, promises as fsp } from 'node:fs';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { EnvError } from '../errors.js';
+
+export const STATE_DIR = '.kubepki';
+
+/** Reads OUT/rel without following a symlink at the last component. undefined when missing. */
+export async function readIn(out: string, rel: string): Promise<Buffer | undefined> {
+  let fh;
+  try {
+    fh = await fsp.open(path.join(out, rel), constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (code === 'ELOOP') throw new EnvError(`${rel} in ${out} is a symlink; kubepki does not follow symlinks inside a PKI folder`, ['replace it by the real file, or move it away']);
+    if (code === 'EISDIR') throw new EnvError(`${rel} in ${out} is a folder where a file belongs`);
+    throw new EnvError(`cannot read ${rel} in ${out}: ${(e as Error).message}`);
+  }
+  try {
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function modeOf(out: string, rel: string): Promise<number | undefined> {
+  try {
+    return (await fsp.lstat(path.join(out, rel))).mode & 0o777;
+  } catch {
+    return undefined;
+  }
+}
+
+export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+/** --out must be a real folder we can write (created if missing); never a file or a symlink. */
+export async function prepareOut(out: string, create: boolean): Promise<void> {
+  let st;
+  try {
+    st = await fsp.lstat(out);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new EnvError(`cannot use --out ${out}: ${(e as Error).message}`);
+    if (!create) throw new EnvError(`--out ${out} does not exist`, ['run `kubepki generate` first, or pass the folder that holds the PKI with --out']);
+    try {
+      await fsp.mkdir(out, { recursive: true, mode: 0o755 });
+    } catch (e2) {
+      const code = (e2 as NodeJS.ErrnoException).code;
+      throw new EnvError(`cannot create --out ${out}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOTDIR' ? 'a parent is a file' : code === 'EROFS' ? 'read-only file system' : (e2 as Error).message}`);
+    }
+    return;
+  }
+  if (st.isSymbolicLink()) {
+    const target = await fsp.realpath(out).catch(() => '(a missing target)');
+    throw new EnvError(`--out ${out} is a symlink to ${target}`, [`kubepki does not write through symlinks; pass the real folder (--out ${target}) if that is where the PKI belongs`]);
+  }
+  if (!st.isDirectory()) throw new EnvError(`--out ${out} is a file, not a folder`, ['pass a folder (it is created if missing)']);
+  if (create) {
+    try {
+      await fsp.access(out, constants.W_OK | constants.X_OK);
+    } catch {
+      throw new EnvError(`--out ${out} is not writable by this user (uid ${process.getuid?.() ?? '?'})`, ['fix its ownership or mode, or pass another folder']);
+    }
+  }
+}
+
+/** mkdir -p OUT/dir, refusing symlinked folders on the way. */
+export async function ensureDir(out: string, relDir: string): Promise<void> {
+  if (!relDir || relDir === '.') return;
+  let cur = out;
+  for (const part of relDir.split('/')) {
+    cur = path.join(cur, part);
+    try {
+      const st = await fsp.lstat(cur);
+      if (st.isSymbolicLink()) throw new EnvError(`${path.relative(out, cur)} in ${out} is a symlink; kubepki does not write through symlinks`);
+      if (!st.isDirectory()) throw new EnvError(`${path.relative(out, cur)} in ${out} is a file where a folder belongs`);
+    } catch (e) {
+      if (e instanceof EnvError) throw e;
+      await fsp.mkdir(cur, { mode: 0o755 }).catch((e2: NodeJS.ErrnoException) => {
+        if (e2.code !== 'EEXIST') throw e2;
+      });
+    }
+  }
+}
+
+/** Writes a file durably: data to a temporary name, fsync, chmod, rename over the target. */
+export async function writeAtomic(file: string, data: string | Buffer, mode: number, tmpDir: string): Promise<void> {
+  const tmp = path.join(tmpDir, `${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  const fh = await fsp.open(tmp, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.chmod(mode);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fsp.rename(tmp, file);
+}
+
+export function describeWriteError(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOSPC':
+      return 'no space left on the device';
+    case 'EDQUOT':
+      return 'disk quota exceeded';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'read-only file system';
+    default:
+      return (e as Error).message;
+  }
+}

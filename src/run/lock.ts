@@ -1,0 +1,111 @@
+// One run at a time per PKI folder. OUT/.kubepki/lock is created with O_EXCL and names its holder
+// (pid, host, command, start time). A lock whose holder is gone (same host, pid not alive) is
+// stale: it is taken over under a second O_EXCL file (lock.takeover), so two runs that both find
+// the stale lock cannot both take it.
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { EnvError } from '../errors.js';
+import { STATE_DIR } from './fsutil.js';
+
+export interface LockInfo {
+  pid: number;
+  host: string;
+  command: string;
+  started: string;
+}
+
+export interface Lock {
+  release(): Promise<void>;
+  tookOverFrom?: LockInfo;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function readLock(file: string): Promise<LockInfo | null | undefined> {
+  try {
+    return JSON.parse(await fsp.readFile(file, 'utf8')) as LockInfo;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return null; // unreadable: being written right now, or garbage
+  }
+}
+
+async function createExclusive(file: string, info: LockInfo): Promise<boolean> {
+  try {
+    const fh = await fsp.open(file, 'wx', 0o644);
+    await fh.writeFile(JSON.stringify(info) + '\n');
+    await fh.close();
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new EnvError(`cannot create the lock ${file}: ${(e as Error).message}`);
+  }
+}
+
+const describe = (l: LockInfo) => `pid ${l.pid} on ${l.host}, \`${l.command}\`, since ${l.started}`;
+
+export async function acquireLock(out: string, command: string): Promise<Lock> {
+  const dir = path.join(out, STATE_DIR);
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, 'lock');
+  const me: LockInfo = { pid: process.pid, host: os.hostname(), command, started: new Date().toISOString() };
+  const release = async () => {
+    const cur = await readLock(file);
+    if (cur && cur.pid === me.pid && cur.host === me.host) await fsp.rm(file, { force: true });
+  };
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (await createExclusive(file, me)) return { release };
+    const holder = await readLock(file);
+    if (holder === undefined) continue; // released meanwhile
+    if (holder === null) {
+      // being written: give the writer a moment
+      await new Promise((r) => setTimeout(r, 50));
+      const again = await readLock(file);
+      if (again === null) {
+        const st = await fsp.stat(file).catch(() => undefined);
+        if (st && Date.now() - st.mtimeMs > 10_000) {
+          if (await takeOver(dir, file, null, me)) return { release };
+        }
+        throw new EnvError(`${out} is locked by another kubepki run (its lock file ${file} is unreadable)`);
+      }
+      continue;
+    }
+    if (holder.host !== me.host || alive(holder.pid)) {
+      throw new EnvError(`${out} is in use by another kubepki run: ${describe(holder)}`, [
+        holder.host !== me.host
+          ? `the lock was taken on another host; if that run is gone, remove ${file}`
+          : 'wait for it to finish (one run at a time per folder)',
+      ]);
+    }
+    if (await takeOver(dir, file, holder, me)) return { release, tookOverFrom: holder };
+  }
+  throw new EnvError(`could not lock ${out}: another run keeps taking it`);
+}
+
+/** Replaces a stale lock, guarded by lock.takeover so that only one run does it. */
+async function takeOver(dir: string, file: string, stale: LockInfo | null, me: LockInfo): Promise<boolean> {
+  const guard = path.join(dir, 'lock.takeover');
+  if (!(await createExclusive(guard, me))) {
+    const st = await fsp.stat(guard).catch(() => undefined);
+    // a guard left by a run killed during its take-over (a window of microseconds) expires
+    if (st && Date.now() - st.mtimeMs > 10_000) await fsp.rm(guard, { force: true });
+    return false;
+  }
+  try {
+    const cur = await readLock(file);
+    const same = stale === null ? cur === null : cur && cur.pid === stale.pid && cur.host === stale.host && cur.started === stale.started;
+    if (cur !== undefined && !same) return false; // someone else got there first
+    await fsp.rm(file, { force: true });
+    return await createExclusive(file, me);
+  } finally {
+    await fsp.rm(guard, { force: true });
+  }
+}

@@ -1,0 +1,344 @@
+// Executes steps: openssl steps run in a private staging folder inside OUT/.kubepki/tmp that holds
+// links to the step's inputs, with the step's own argv and relative paths; the outputs are checked
+// there and only then renamed into place. A run killed at any moment leaves nothing unchecked in
+// OUT (only a staging folder, removed by the next run). Independent steps run at once, up to
+// `jobs`; steps that share a file (every -CAcreateserial signing shares the CA's .srl) keep the
+// plan's order.
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { paths, SA, type CertRow } from '../catalog/certs.js';
+import { EnvError, KubepkiError, StepError } from '../errors.js';
+import type { Openssl } from '../openssl/exec.js';
+import { dependencies, type Step } from '../plan/plan.js';
+import { fillKubeconfig } from '../render/kubeconfig.js';
+import { commandLine } from '../render/script.js';
+import { readCertificate, readPrivateKey, readPublicKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
+import { checkCert, checkCsr, checkKey, checkSerial, type Problem } from './checks.js';
+import { describeWriteError, ensureDir, modeOf, readIn, writeAtomic } from './fsutil.js';
+
+export type StepStatus = 'created' | 'replaced' | 'unchanged';
+
+export interface StepOutcome {
+  step: Step;
+  index: number;
+  status: StepStatus;
+  command?: string;
+  /** one line per checked output: what was verified */
+  checked: string[];
+  ms: number;
+}
+
+export interface RunContext {
+  out: string;
+  /** OUT/.kubepki/tmp: staging folders live here (same file system as OUT) */
+  tmpRoot: string;
+  /** OUT/.kubepki/backup/<run>: keys replaced by this run are kept here */
+  backupDir: string;
+  openssl?: () => Promise<Openssl>;
+  jobs: number;
+  now: () => Date;
+  /** CA files: never replaced, whatever a step says */
+  protectedPaths: Set<string>;
+  rowsById: Map<string, CertRow>;
+  signal?: AbortSignal;
+  onStart?: (step: Step, index: number) => void;
+  onDone?: (o: StepOutcome, done: number, total: number) => void;
+}
+
+const daysOf = (argv: string[]) => Number(argv[argv.indexOf('-days') + 1]);
+
+class Files {
+  constructor(
+    private out: string,
+    private stage: string | undefined,
+    private produced: Set<string>,
+  ) {}
+  async get(rel: string): Promise<Buffer> {
+    const base = this.stage && this.produced.has(rel) ? this.stage : this.out;
+    const b = await readIn(base, rel);
+    if (!b) throw new Error(`${rel} is missing`);
+    return b;
+  }
+  async text(rel: string) {
+    return (await this.get(rel)).toString('utf8');
+  }
+}
+
+function fail(step: Step, problems: Problem[], command?: string): never {
+  throw new StepError(
+    `step ${step.id} wrote ${problems.length === 1 ? 'a file that fails its check' : 'files that fail their checks'}: ${problems.map((p) => `${p.file} ${p.message}`).join('; ')}`,
+    step.id,
+    command,
+    '',
+    problems.map((p) => `${p.file}: ${p.code}`),
+  );
+}
+
+/** Checks the outputs of a step; returns one human line per output. */
+async function checkOutputs(step: Step, files: Files, ctx: RunContext, command?: string): Promise<string[]> {
+  const row = step.row;
+  const lines: string[] = [];
+  const key = async (rel: string, bits: number): Promise<KeyInfo> => {
+    const r = checkKey(rel, await files.text(rel), { keyBits: bits });
+    if (r.problems.length || !r.info) fail(step, r.problems, command);
+    return r.info;
+  };
+  const signerOf = async (r: CertRow): Promise<CertInfo | undefined> => {
+    if (!r.signer) return undefined;
+    return readCertificate(await files.text(paths(ctx.rowsById.get(r.signer)!).crt));
+  };
+  const now = ctx.now();
+  switch (step.action) {
+    case 'genrsa': {
+      const rel = step.outputs[0].path;
+      const k = await key(rel, row?.keyBits ?? Number(step.argv!.at(-1)));
+      lines.push(`${rel}: RSA ${k.bits}-bit private key, mode 0600`);
+      break;
+    }
+    case 'ca-cert':
+    case 'sign': {
+      const p = paths(row!);
+      const k = await key(p.key, row!.keyBits);
+      const signer = await signerOf(row!);
+      const r = checkCert(p.crt, await files.text(p.crt), row!, k, signer, { now, freshDays: daysOf(step.argv!) });
+      if (r.problems.length || !r.info) fail(step, r.problems, command);
+      const c = r.info;
+      if (step.action === 'sign') {
+        const srl = step.outputs.find((o) => o.type === 'serial')!.path;
+        const sp = checkSerial(srl, await files.text(srl), c);
+        if (sp.length) fail(step, sp, command);
+      }
+      const sans = c.sans ? `, SANs ${[...c.sans.dns, ...c.sans.ip].join(' ')}` : '';
+      const eku = c.extKeyUsage ? `, ${c.extKeyUsage.join('+')}` : '';
+      lines.push(
+        `${p.crt}: ${row!.kind === 'ca' ? 'self-signed CA' : `v${c.version}`} ${subjectText(c)}, ${row!.kind === 'ca' ? '' : `signed by ${row!.signer}, `}key matches${eku}${sans}, until ${c.notAfter.toISOString().slice(0, 10)}`,
+      );
+      if (step.action === 'sign') lines.push(`${step.outputs[0].path}: serial ${c.serialHex}`);
+      break;
+    }
+    case 'csr': {
+      const p = paths(row!);
+      const k = await key(p.key, row!.keyBits);
+      const problems = checkCsr(p.csr, await files.text(p.csr), row!, k);
+      if (problems.length) fail(step, problems, command);
+      lines.push(`${p.csr}: subject ok, self-signature ok, made from ${p.key}`);
+      break;
+    }
+    case 'pubout': {
+      const pub = readPublicKey(await files.text(SA.pub));
+      const k = readPrivateKey(await files.text(SA.key));
+      if (!pub.equals(k.publicDer)) fail(step, [{ file: SA.pub, code: 'key-mismatch', message: `is not the public half of ${SA.key}` }], command);
+      lines.push(`${SA.pub}: public half of ${SA.key}`);
+      break;
+    }
+    case 'kubeconfig': {
+      const rel = step.outputs[0].path;
+      const doc = parseYaml(await files.text(rel)) as { clusters: { cluster: Record<string, string> }[]; users: { user: Record<string, string> }[] };
+      const t = step.kubeconfig!;
+      for (const [, file] of t.embeds) {
+        const b64 = (await files.get(file)).toString('base64');
+        const found = [doc.clusters[0].cluster['certificate-authority-data'], doc.users[0].user['client-certificate-data'], doc.users[0].user['client-key-data']].includes(b64);
+        if (!found) fail(step, [{ file: rel, code: 'kubeconfig', message: `does not embed ${file} as written` }]);
+      }
+      lines.push(`${rel}: ${t.embeds.size ? `embeds ${[...t.embeds.values()].join(', ')}` : 'names files under install.dir'}, server ${doc.clusters[0].cluster.server}`);
+      break;
+    }
+    default:
+      lines.push(`${step.outputs[0].path}: written`);
+  }
+  return lines;
+}
+
+export function subjectText(c: CertInfo): string {
+  return c.subject.map((rdn) => '/' + rdn.map((a) => `${a.type}=${a.value}`).join('+')).join('');
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fsp.lstat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function promote(step: Step, stage: string, ctx: RunContext): Promise<StepStatus> {
+  let status: StepStatus = 'created';
+  for (const o of step.outputs) {
+    const dest = path.join(ctx.out, o.path);
+    if (await exists(dest)) {
+      if (ctx.protectedPaths.has(o.path)) {
+        throw new EnvError(`refusing to replace ${o.path}: kubepki never overwrites a CA`, [`(step ${step.id}; this is a bug in kubepki if you see it)`]);
+      }
+      if (o.type !== 'serial') status = 'replaced';
+      if (o.type === 'key') {
+        const b = path.join(ctx.backupDir, o.path);
+        await fsp.mkdir(path.dirname(b), { recursive: true, mode: 0o700 });
+        await fsp.copyFile(dest, b);
+        await fsp.chmod(b, 0o600);
+      }
+    }
+    await ensureDir(ctx.out, path.dirname(o.path));
+    await fsp.rename(path.join(stage, o.path), dest);
+  }
+  return status;
+}
+
+async function runOpensslStep(step: Step, index: number, ctx: RunContext, signal: AbortSignal): Promise<StepOutcome> {
+  const t0 = performance.now();
+  const openssl = await ctx.openssl!();
+  const command = commandLine(step.argv!, 'openssl');
+  const stage = await fsp.mkdtemp(path.join(ctx.tmpRoot, `${index}-`));
+  try {
+    for (const r of step.reads) {
+      const src = path.join(ctx.out, r);
+      if (!(await exists(src))) {
+        if (r.endsWith('.srl')) continue; // -CAcreateserial makes it
+        throw new StepError(`step ${step.id} cannot run: its input ${r} is missing`, step.id, command, '');
+      }
+      const dst = path.join(stage, r);
+      await fsp.mkdir(path.dirname(dst), { recursive: true });
+      // the serial is copied (openssl rewrites it in place); everything else is linked, read-only use
+      if (r.endsWith('.srl')) await fsp.copyFile(src, dst);
+      else await fsp.symlink(src, dst);
+    }
+    for (const o of step.outputs) await fsp.mkdir(path.dirname(path.join(stage, o.path)), { recursive: true });
+    const res = await openssl.run(step.argv!, stage, signal);
+    if (signal.aborted) throw new StepError(`step ${step.id} was stopped`, step.id, command, '');
+    if (res.failure || res.exitCode !== 0) {
+      throw new StepError(`step ${step.id} failed: openssl ${res.failure ?? `exited with code ${res.exitCode}`}`, step.id, command, res.stderr, step.outputs.map((o) => `${o.path} (${o.type})`));
+    }
+    for (const o of step.outputs) {
+      const st = await fsp.lstat(path.join(stage, o.path)).catch(() => undefined);
+      if (!st || !st.isFile()) throw new StepError(`step ${step.id}: openssl exited 0 but did not write ${o.path}`, step.id, command, res.stderr);
+      if (st.size === 0) throw new StepError(`step ${step.id}: openssl wrote an empty ${o.path}`, step.id, command, res.stderr);
+      await fsp.chmod(path.join(stage, o.path), o.mode);
+    }
+    const checked = await checkOutputs(step, new Files(ctx.out, stage, new Set(step.outputs.map((o) => o.path))), ctx, command);
+    const status = await promote(step, stage, ctx);
+    return { step, index, status, command, checked, ms: performance.now() - t0 };
+  } catch (e) {
+    if (e instanceof KubepkiError) throw e;
+    throw new StepError(`step ${step.id} could not complete: ${describeWriteError(e)}`, step.id, command, '');
+  } finally {
+    await fsp.rm(stage, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+async function runFileStep(step: Step, index: number, ctx: RunContext): Promise<StepOutcome> {
+  const t0 = performance.now();
+  const o = step.outputs[0];
+  const files = new Files(ctx.out, undefined, new Set());
+  let text: string;
+  if (step.action === 'kubeconfig') {
+    const t = step.kubeconfig!;
+    const data = new Map<string, Buffer>();
+    for (const f of t.embeds.values()) data.set(f, await files.get(f));
+    text = fillKubeconfig(t, (rel) => data.get(rel)!);
+  } else text = step.content!;
+  const before = await readIn(ctx.out, o.path);
+  let status: StepStatus = 'unchanged';
+  if (!before || !before.equals(Buffer.from(text)) || (await modeOf(ctx.out, o.path)) !== o.mode) {
+    try {
+      await ensureDir(ctx.out, path.dirname(o.path));
+      await writeAtomic(path.join(ctx.out, o.path), text, o.mode, ctx.tmpRoot);
+    } catch (e) {
+      if (e instanceof KubepkiError) throw e;
+      throw new StepError(`cannot write ${o.path}: ${describeWriteError(e)}`, step.id, undefined, '');
+    }
+    status = before ? 'replaced' : 'created';
+  }
+  const checked = status === 'unchanged' ? [`${o.path}: unchanged`] : await checkOutputs(step, files, ctx);
+  return { step, index, status, checked, ms: performance.now() - t0 };
+}
+
+/** A small binary min-heap of step indexes: the lowest ready index runs first (plan order). */
+class MinHeap {
+  private a: number[] = [];
+  get size() {
+    return this.a.length;
+  }
+  push(v: number) {
+    const a = this.a;
+    a.push(v);
+    for (let i = a.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (a[p] <= a[i]) break;
+      [a[p], a[i]] = [a[i], a[p]];
+      i = p;
+    }
+  }
+  pop(): number {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop()!;
+    if (a.length) {
+      a[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && a[l] < a[m]) m = l;
+        if (r < a.length && a[r] < a[m]) m = r;
+        if (m === i) break;
+        [a[m], a[i]] = [a[i], a[m]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/** Runs the steps; resolves with their outcomes in plan order, or rejects with the first failure
+ *  after every running process has ended and its staging folder is gone. */
+export async function runSteps(steps: Step[], ctx: RunContext): Promise<StepOutcome[]> {
+  await fsp.mkdir(ctx.tmpRoot, { recursive: true, mode: 0o700 });
+  const deps = dependencies(steps);
+  const waiting = deps.map((d) => d.length);
+  const dependents: number[][] = steps.map(() => []);
+  deps.forEach((d, j) => d.forEach((i) => dependents[i].push(j)));
+  const heap = new MinHeap();
+  waiting.forEach((w, i) => w === 0 && heap.push(i));
+  const outcomes: StepOutcome[] = new Array(steps.length);
+  const abort = new AbortController();
+  const onOuterAbort = () => abort.abort();
+  ctx.signal?.addEventListener('abort', onOuterAbort);
+  let running = 0;
+  let done = 0;
+  let failure: unknown;
+  return new Promise<StepOutcome[]>((resolve, reject) => {
+    const finish = () => {
+      ctx.signal?.removeEventListener('abort', onOuterAbort);
+      if (failure) reject(failure);
+      else if (ctx.signal?.aborted) reject(new EnvError('stopped by a signal'));
+      else resolve(outcomes);
+    };
+    const pump = () => {
+      while (!failure && !abort.signal.aborted && running < ctx.jobs && heap.size) {
+        const i = heap.pop();
+        const step = steps[i];
+        running++;
+        ctx.onStart?.(step, i);
+        const p = step.argv ? runOpensslStep(step, i, ctx, abort.signal) : runFileStep(step, i, ctx);
+        p.then(
+          (o) => {
+            running--;
+            outcomes[i] = o;
+            done++;
+            if (!failure) ctx.onDone?.(o, done, steps.length);
+            for (const j of dependents[i]) if (--waiting[j] === 0) heap.push(j);
+            pump();
+          },
+          (e) => {
+            running--;
+            if (!failure && !abort.signal.aborted) failure = e;
+            else if (!failure && ctx.signal?.aborted) failure = new EnvError('stopped by a signal');
+            abort.abort();
+            pump();
+          },
+        );
+      }
+      if (running === 0 && (failure || abort.signal.aborted || heap.size === 0)) finish();
+    };
+    pump();
+  });
+}

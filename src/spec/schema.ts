@@ -1,0 +1,215 @@
+// The cluster spec: zod at the edge. Parse once, report every problem with its path;
+// the rest of the code uses the inferred, fully defaulted type.
+import { z } from 'zod';
+import { canonicalIp, firstServiceIp, ipVersion, isDns1123Label, isDns1123Subdomain, parseCidr } from './net.js';
+
+const show = (v: unknown) => JSON.stringify(v);
+
+const ip = z.string().superRefine((v, ctx) => {
+  if (ipVersion(v) === 0) ctx.addIssue({ code: 'custom', message: `${show(v)} is not an IP address` });
+});
+
+const hostname = z.string().superRefine((v, ctx) => {
+  if (!isDns1123Subdomain(v)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${show(v)} is not a valid host name (DNS-1123: lower-case letters, digits, '-' and '.', each label starting and ending with a letter or digit)`,
+    });
+  }
+});
+
+const label = (what: string) =>
+  z.string().superRefine((v, ctx) => {
+    if (!isDns1123Label(v)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${show(v)} is not a valid ${what} (DNS-1123 label: lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit)`,
+      });
+    }
+  });
+
+/** A SAN: an IP address, or a DNS name (a leading "*." wildcard label allowed). */
+const san = z.string().superRefine((v, ctx) => {
+  if (ipVersion(v) !== 0) return;
+  const name = v.startsWith('*.') ? v.slice(2) : v;
+  if (!isDns1123Subdomain(name)) {
+    ctx.addIssue({ code: 'custom', message: `${show(v)} is neither an IP address nor a valid DNS name` });
+  }
+});
+
+/** A value that ends up in a certificate subject (CN or O). Escaped for -subj; never allowed to carry control characters. */
+const subjectValue = z.string().superRefine((v, ctx) => {
+  if (v.length === 0) ctx.addIssue({ code: 'custom', message: 'must not be empty' });
+  else if (v.length > 64) ctx.addIssue({ code: 'custom', message: `${show(v)} is longer than 64 characters (X.509 upper bound)` });
+  // eslint-disable-next-line no-control-regex
+  else if (/[\u0000-\u001f\u007f]/.test(v)) ctx.addIssue({ code: 'custom', message: `${show(v)} contains a control character (NUL, newline, …)` });
+  else if (v !== v.trim()) ctx.addIssue({ code: 'custom', message: `${show(v)} has leading or trailing spaces` });
+});
+
+const days = z.number().int('must be a whole number of days').min(1, 'must be at least 1 day').max(36500, 'must be at most 36500 days (100 years)');
+
+const absPath = z.string().superRefine((v, ctx) => {
+  if (!v.startsWith('/')) ctx.addIssue({ code: 'custom', message: `${show(v)} is not an absolute path` });
+  else if (!/^[A-Za-z0-9._/-]+$/.test(v)) {
+    ctx.addIssue({ code: 'custom', message: `${show(v)} may only contain letters, digits, '.', '_', '-' and '/' (it is written into shell-sourced flag files)` });
+  } else if (v.split('/').includes('..')) ctx.addIssue({ code: 'custom', message: `${show(v)} must not contain '..'` });
+});
+
+const version = z.unknown().superRefine((v, ctx) => {
+  if (typeof v === 'number') {
+    ctx.addIssue({ code: 'custom', message: `write the version as a string, e.g. "${v}" in quotes (YAML reads 1.30 as the number 1.3)` });
+    return;
+  }
+  if (typeof v !== 'string' || !/^1\.\d{1,2}$/.test(v)) {
+    ctx.addIssue({ code: 'custom', message: `${show(v)} is not a Kubernetes minor version like "1.34"` });
+    return;
+  }
+  if (Number(v.split('.')[1]) < 19) {
+    ctx.addIssue({ code: 'custom', message: `${show(v)} is older than the oldest supported version, "1.19"` });
+  }
+}).transform((v) => v as string);
+
+const node = z.strictObject({ name: hostname, ip });
+
+const BUILTIN_CLIENTS = ['kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'admin'];
+
+export const specSchema = z
+  .strictObject({
+    cluster: z
+      .strictObject({
+        name: hostname.default('kubernetes'),
+        kubernetesVersion: version.default('1.34'),
+        serviceClusterIpRange: z.string().default('169.169.0.0/16'),
+        dnsDomain: hostname.default('cluster.local'),
+      })
+      .prefault({}),
+    master: z.strictObject({
+      hostname,
+      ip,
+      securePort: z.number().int().min(1).max(65535).default(6443),
+      extraSANs: z.array(san).default([]),
+    }),
+    nodes: z.array(node).default([]),
+    ca: z
+      .strictObject({
+        commonName: subjectValue.optional(),
+        days: days.default(5000),
+      })
+      .prefault({}),
+    certs: z
+      .strictObject({
+        keyBits: z.union([z.literal(2048), z.literal(3072), z.literal(4096)], { error: 'must be 2048, 3072 or 4096' }).default(2048),
+        days: days.default(5000),
+        clientExtensions: z.boolean().default(true),
+      })
+      .prefault({}),
+    install: z.strictObject({ dir: absPath.default('/var/run/kubernetes') }).prefault({}),
+    kubeconfig: z.strictObject({ embedCerts: z.boolean().default(true) }).prefault({}),
+    clients: z
+      .array(
+        z.strictObject({
+          name: label('client name'),
+          cn: subjectValue,
+          organizations: z.array(subjectValue).default([]),
+        }),
+      )
+      .default([]),
+    etcd: z
+      .strictObject({
+        mode: z.enum(['http', 'tls']).default('http'),
+        members: z.array(node).default([]),
+        extraSANs: z.array(san).default([]),
+      })
+      .prefault({}),
+    frontProxy: z.boolean().default(false),
+    kubeletTLS: z
+      .strictObject({
+        enabled: z.boolean().optional(),
+        clientOrganizations: z.array(subjectValue).default(['system:masters']),
+      })
+      .prefault({}),
+  })
+  .superRefine((s, ctx) => {
+    const dup = (items: string[], path: (i: number) => (string | number)[], what: string) => {
+      const seen = new Map<string, number>();
+      items.forEach((v, i) => {
+        if (seen.has(v)) ctx.addIssue({ code: 'custom', path: path(i), message: `${what} ${show(v)} is already used by entry ${seen.get(v)}` });
+        else seen.set(v, i);
+      });
+    };
+    dup(s.nodes.map((n) => n.name), (i) => ['nodes', i, 'name'], 'node name');
+    dup(s.nodes.map((n) => safeCanonical(n.ip)), (i) => ['nodes', i, 'ip'], 'node IP');
+    dup(s.etcd.members.map((n) => n.name), (i) => ['etcd', 'members', i, 'name'], 'member name');
+    dup(s.etcd.members.map((n) => safeCanonical(n.ip)), (i) => ['etcd', 'members', i, 'ip'], 'member IP');
+    dup(s.clients.map((c) => c.name), (i) => ['clients', i, 'name'], 'client name');
+    s.clients.forEach((c, i) => {
+      if (BUILTIN_CLIENTS.includes(c.name) || c.name.startsWith('kubelet-')) {
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'name'], message: `${show(c.name)} is a built-in identity; pick another name` });
+      }
+      c.organizations.forEach((o, j) => {
+        if (o === 'system:masters') {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['clients', i, 'organizations', j],
+            message: `"system:masters" bypasses RBAC entirely; only the built-in admin identity carries it (bind a ClusterRole to ${show(c.cn)} instead)`,
+          });
+        }
+      });
+    });
+    const range = parseCidr(s.cluster.serviceClusterIpRange);
+    if (typeof range === 'string') {
+      ctx.addIssue({ code: 'custom', path: ['cluster', 'serviceClusterIpRange'], message: range });
+    }
+  })
+  .transform((s) => ({
+    ...s,
+    ca: { ...s.ca, commonName: s.ca.commonName ?? s.master.hostname },
+    kubeletTLS: { ...s.kubeletTLS, enabled: s.kubeletTLS.enabled ?? s.etcd.mode === 'tls' },
+    etcd: {
+      ...s.etcd,
+      members: s.etcd.members.length > 0 || s.etcd.mode === 'http' ? s.etcd.members : [{ name: s.master.hostname, ip: s.master.ip }],
+    },
+  }));
+
+function safeCanonical(ip: string): string {
+  try {
+    return canonicalIp(ip);
+  } catch {
+    return ip;
+  }
+}
+
+export type Spec = z.output<typeof specSchema>;
+export type SpecInput = z.input<typeof specSchema>;
+
+/** What the spec derives: the service ClusterIP and the apiserver's SAN list, in the documented order. */
+export function serviceClusterIp(spec: Spec): string {
+  const range = parseCidr(spec.cluster.serviceClusterIpRange);
+  if (typeof range === 'string') throw new Error(range);
+  return firstServiceIp(range);
+}
+
+export interface Sans {
+  dns: string[];
+  ip: string[];
+}
+
+/** kube-apiserver serving SANs: the documented five DNS names, the service ClusterIP, the master IP, then extras. */
+export function apiserverSans(spec: Spec): Sans {
+  const d = spec.cluster.dnsDomain;
+  const dns = ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${d}`, spec.master.hostname];
+  const ip = [serviceClusterIp(spec), canonicalIp(spec.master.ip)];
+  return appendUnique({ dns, ip }, spec.master.extraSANs);
+}
+
+export function appendUnique(base: Sans, extras: string[]): Sans {
+  const dns = [...base.dns];
+  const ip = [...base.ip];
+  for (const e of extras) {
+    if (ipVersion(e) !== 0) {
+      const c = canonicalIp(e);
+      if (!ip.includes(c)) ip.push(c);
+    } else if (!dns.includes(e)) dns.push(e);
+  }
+  return { dns, ip };
+}

@@ -1,0 +1,151 @@
+// Reading keys, CSRs and certificates into plain data with node:crypto and the DER reader.
+// In-process: no openssl spawn is needed for any of these checks.
+import { X509Certificate, createPrivateKey, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import {
+  OID,
+  children,
+  content,
+  decodeBasicConstraints,
+  decodeExtKeyUsage,
+  decodeKeyUsage,
+  decodeSans,
+  extensions,
+  name,
+  oid,
+  pemToDer,
+  readTlv,
+  whole,
+  type Extension,
+  type Name,
+} from './der.js';
+
+export interface CertInfo {
+  x509: X509Certificate;
+  pem: string;
+  version: number; // 1 or 3
+  serialHex: string;
+  subject: Name;
+  issuer: Name;
+  notBefore: Date;
+  notAfter: Date;
+  extensions: Extension[];
+  basicConstraints: { ca: boolean; critical: boolean } | null;
+  keyUsage: string[] | null;
+  extKeyUsage: string[] | null;
+  sans: { dns: string[]; ip: string[]; other: string[] } | null;
+  publicKey: KeyObject;
+  fingerprint: string;
+}
+
+function decodeExts(exts: Extension[]) {
+  const find = (o: string) => exts.find((e) => e.oid === o);
+  const bc = find(OID.basicConstraints);
+  const ku = find(OID.keyUsage);
+  const eku = find(OID.extKeyUsage);
+  const san = find(OID.subjectAltName);
+  return {
+    basicConstraints: bc ? { ...decodeBasicConstraints(bc.value), critical: bc.critical } : null,
+    keyUsage: ku ? decodeKeyUsage(ku.value) : null,
+    extKeyUsage: eku ? decodeExtKeyUsage(eku.value) : null,
+    sans: san ? decodeSans(san.value) : null,
+  };
+}
+
+/** Parses one PEM certificate. Throws with a plain reason if it is not one. */
+export function readCertificate(pem: string): CertInfo {
+  const der = pemToDer(pem, 'CERTIFICATE');
+  const x509 = new X509Certificate(der);
+  const cert = readTlv(der);
+  const tbs = children(cert)[0];
+  const f = children(tbs);
+  let i = 0;
+  let version = 1;
+  if (f[0].tag === 0xa0) {
+    version = content(children(f[0])[0])[0] + 1;
+    i = 1;
+  }
+  const serialHex = content(f[i]).toString('hex').toUpperCase().replace(/^(00)+(?=.)/, '');
+  const issuer = name(f[i + 2]);
+  const subject = name(f[i + 4]);
+  const extField = f.slice(i + 6).find((t) => t.tag === 0xa3);
+  const exts = extField ? extensions(children(extField)[0]) : [];
+  return {
+    x509,
+    pem,
+    version,
+    serialHex,
+    subject,
+    issuer,
+    notBefore: new Date(x509.validFrom),
+    notAfter: new Date(x509.validTo),
+    extensions: exts,
+    ...decodeExts(exts),
+    publicKey: x509.publicKey,
+    fingerprint: x509.fingerprint256,
+  };
+}
+
+export interface CsrInfo {
+  subject: Name;
+  publicKey: KeyObject;
+  signatureValid: boolean;
+  sans: { dns: string[]; ip: string[]; other: string[] } | null;
+  extensions: Extension[];
+}
+
+const SIG_HASH: Record<string, string> = {
+  '1.2.840.113549.1.1.5': 'sha1',
+  '1.2.840.113549.1.1.11': 'sha256',
+  '1.2.840.113549.1.1.12': 'sha384',
+  '1.2.840.113549.1.1.13': 'sha512',
+  '1.2.840.10045.4.3.2': 'sha256',
+  '1.2.840.10045.4.3.3': 'sha384',
+};
+
+/** Parses a PKCS#10 request and checks its self-signature. */
+export function readCsr(pem: string): CsrInfo {
+  const der = pemToDer(pem, 'CERTIFICATE REQUEST');
+  const top = children(readTlv(der));
+  const [info, sigAlg, sig] = top;
+  const f = children(info);
+  const subject = name(f[1]);
+  const publicKey = createPublicKey({ key: whole(f[2]), format: 'der', type: 'spki' });
+  let exts: Extension[] = [];
+  const attrs = f[3] && f[3].tag === 0xa0 ? children(f[3]) : [];
+  for (const a of attrs) {
+    const [type, values] = children(a);
+    if (oid(type) === OID.extensionRequest) exts = extensions(children(values)[0]);
+  }
+  const hash = SIG_HASH[oid(children(sigAlg)[0])];
+  const sigBytes = content(sig).subarray(1); // BIT STRING: skip the unused-bits byte
+  const signatureValid = hash ? cryptoVerify(hash, whole(info), publicKey, sigBytes) : false;
+  return { subject, publicKey, signatureValid, sans: decodeExts(exts).sans, extensions: exts };
+}
+
+export interface KeyInfo {
+  key: KeyObject;
+  type: string;
+  bits: number;
+  publicDer: Buffer;
+}
+
+export function readPrivateKey(pem: string): KeyInfo {
+  const key = createPrivateKey(pem);
+  const pub = createPublicKey(key);
+  return {
+    key,
+    type: key.asymmetricKeyType ?? 'unknown',
+    bits: key.asymmetricKeyDetails?.modulusLength ?? 0,
+    publicDer: pub.export({ format: 'der', type: 'spki' }) as Buffer,
+  };
+}
+
+export function readPublicKey(pem: string): Buffer {
+  return createPublicKey(pem).export({ format: 'der', type: 'spki' }) as Buffer;
+}
+
+export function samePublicKey(a: KeyObject, b: KeyObject | Buffer): boolean {
+  const da = a.export({ format: 'der', type: 'spki' }) as Buffer;
+  const db = Buffer.isBuffer(b) ? b : (b.export({ format: 'der', type: 'spki' }) as Buffer);
+  return da.equals(db);
+}

@@ -1,0 +1,157 @@
+/**
+ * kubepki.mk as an infrastructure repository uses it: a temp repo whose
+ * Makefile includes the fragment and runs this repository's built CLI.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { explain, repoRoot, requireBuiltCli, run, snapshot, tempDir, type Result } from './package-tree.js';
+
+let tmp: string;
+let infra: string;
+let cli: string;
+
+function make(args: string[], dir = infra): Result {
+  return run(['make', '--no-print-directory', ...args], { cwd: dir });
+}
+/** Asserts a zero exit, showing the command and its output otherwise. */
+function ok(r: Result): Result {
+  expect(r.status === 0 ? 0 : explain(r)).toBe(0);
+  return r;
+}
+function writeInfraRepo(dir: string, head: string, tail = ''): void {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'Makefile'),
+    `${head}KUBEPKI = ${process.execPath} ${cli}\ninclude ${path.join(repoRoot, 'kubepki.mk')}\n${tail}`,
+  );
+}
+const pki = (...p: string[]) => path.join(infra, 'pki', ...p);
+
+beforeAll(() => {
+  cli = requireBuiltCli();
+  tmp = tempDir('make');
+  infra = path.join(tmp, 'infra');
+  writeInfraRepo(infra, '# an infrastructure repository\n');
+});
+
+afterAll(() => {
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('make targets from kubepki.mk (embedded default spec)', () => {
+  test('make pki generates OUT=pki', () => {
+    ok(make(['pki']));
+    for (const f of ['ca.key', 'ca.crt', 'server.key', 'server.crt', 'manifest.json']) expect([f, fs.existsSync(pki(f))]).toEqual([f, true]);
+    expect(fs.statSync(pki('ca.key')).mode & 0o777).toBe(0o600);
+  });
+
+  test('make pki-verify exits 0', () => {
+    ok(make(['pki-verify']));
+  });
+
+  test('a second make pki is a no-op: make runs nothing and no file changes', () => {
+    const before = snapshot(pki());
+    const r = ok(make(['pki']));
+    expect(r.stdout).toContain("Nothing to be done for 'pki'");
+    expect(r.stdout).not.toContain(cli);
+    expect(r.ms).toBeLessThan(5000);
+    expect(snapshot(pki())).toEqual(before);
+  });
+
+  test('make pki-plan prints the openssl script', () => {
+    const r = ok(make(['pki-plan']));
+    expect(r.stdout).toMatch(/genrsa/);
+    expect(r.stdout).toMatch(/-CAcreateserial/);
+  });
+
+  test('a missing core file makes make pki run kubepki again, which completes the PKI', () => {
+    const ca = snapshot(pki())['ca.key'];
+    fs.rmSync(pki('manifest.json'));
+    const r = ok(make(['pki']));
+    expect(r.stdout).toContain(`${cli} generate`);
+    expect(fs.existsSync(pki('manifest.json'))).toBe(true);
+    expect(snapshot(pki())['ca.key']).toEqual(ca);
+    ok(make(['pki-verify']));
+  });
+
+  test('make pki-renew re-signs the server certificate with the same CA', () => {
+    const before = snapshot(pki());
+    ok(make(['pki-renew']));
+    const after = snapshot(pki());
+    expect(after['ca.key']).toEqual(before['ca.key']);
+    expect(after['ca.crt']).toEqual(before['ca.crt']);
+    expect(after['server.crt']!.sha256).not.toBe(before['server.crt']!.sha256);
+    ok(make(['pki-verify']));
+  });
+
+  test('make pki-clean without CONFIRM keeps the CA, says how to delete it, and make pki rebuilds on it', () => {
+    const before = snapshot(pki());
+    const r = ok(make(['pki-clean']));
+    expect(r.stdout).toContain('CONFIRM=yes');
+    const after = snapshot(pki());
+    expect(after['ca.key']).toEqual(before['ca.key']);
+    expect(after['ca.crt']).toEqual(before['ca.crt']);
+    expect(fs.existsSync(pki('server.key'))).toBe(false);
+    expect(fs.existsSync(pki('clients'))).toBe(false);
+
+    ok(make(['pki']));
+    expect(snapshot(pki())['ca.key']).toEqual(before['ca.key']);
+    ok(make(['pki-verify']));
+  });
+
+  test('make pki-clean CONFIRM=yes deletes the CA and the folder', () => {
+    ok(make(['pki-clean', 'CONFIRM=yes']));
+    expect(fs.existsSync(pki('ca.key'))).toBe(false);
+    expect(fs.existsSync(pki())).toBe(false);
+  });
+
+  test('make pki-verify fails when there is no PKI', () => {
+    const r = make(['pki-verify']);
+    expect(r.status).not.toBe(0);
+  });
+});
+
+describe('kubepki.mk with SPEC and OUT', () => {
+  let repo: string;
+  beforeAll(() => {
+    repo = path.join(tmp, 'infra-spec');
+    writeInfraRepo(repo, 'SPEC = cluster.yaml\nOUT = secrets/pki\n', 'all:\n\t@echo infra-default-goal\n');
+    fs.writeFileSync(
+      path.join(repo, 'cluster.yaml'),
+      'master:\n  hostname: k8s-master\n  ip: 10.20.30.40\nnodes:\n  - { name: k8s-node-1, ip: 10.20.30.41 }\n',
+    );
+  });
+
+  test('including kubepki.mk does not take over the default goal', () => {
+    const r = ok(make([], repo));
+    expect(r.stdout.trim()).toBe('infra-default-goal');
+  });
+
+  test('make pki uses the spec file and writes OUT', () => {
+    ok(make(['pki'], repo));
+    expect(fs.existsSync(path.join(repo, 'secrets/pki/ca.key'))).toBe(true);
+    const text = run(['openssl', 'x509', '-in', path.join(repo, 'secrets/pki/server.crt'), '-noout', '-text']).stdout;
+    expect(text).toContain('IP Address:10.20.30.40');
+    ok(make(['pki-verify'], repo));
+  });
+
+  test('make pki re-runs kubepki only when the spec is newer, and that run changes no PKI file', () => {
+    const out = path.join(repo, 'secrets/pki');
+    expect(ok(make(['pki'], repo)).stdout).toContain("Nothing to be done for 'pki'");
+
+    const before = snapshot(out);
+    const future = new Date(Date.now() + 5000);
+    fs.utimesSync(path.join(repo, 'cluster.yaml'), future, future);
+    const r = ok(make(['pki'], repo));
+    expect(r.stdout).toContain(`${cli} generate --spec cluster.yaml --out secrets/pki`);
+    const after = snapshot(out);
+    for (const f of Object.keys(before)) {
+      if (f === 'manifest.json') continue; // make's own touch records the new spec time
+      expect([f, after[f]]).toEqual([f, before[f]]);
+    }
+    expect(after['manifest.json']!.sha256).toBe(before['manifest.json']!.sha256);
+
+    fs.utimesSync(path.join(out, 'manifest.json'), new Date(Date.now() + 10000), new Date(Date.now() + 10000));
+    expect(ok(make(['pki'], repo)).stdout).toContain("Nothing to be done for 'pki'");
+  });
+});
