@@ -66,7 +66,7 @@ export function progress(out: Out, json: boolean, total: number, verbose = true)
       if (verbose && o.status !== 'unchanged') {
         clear();
         const head = `[${String(n).padStart(width)}/${tot}]`;
-        const what = o.command ? `$ ${o.command}` : `${o.status === 'unchanged' ? 'unchanged' : 'wrote'} ${o.step.outputs[0].path}`;
+        const what = o.command ? `$ ${o.command}` : `wrote ${o.step.outputs[0].path}`;
         out.write(`${c.bold(head)} ${what}\n`);
         for (const l of o.checked) out.write(`${' '.repeat(head.length)} ${c.green('✓')} ${l}\n`);
       }
