@@ -88,8 +88,17 @@ export function clientRows(spec: Spec): CertRow[] {
   ];
 }
 
+/** kubeadm's GetEtcdAltNames (server and peer alike): DNS [member, localhost], IP [member IP, 127.0.0.1, ::1],
+ *  then spec extras. Each name once: a member on 127.0.0.1 or ::1 does not repeat it. */
 export function etcdMemberSans(spec: Spec, m: { name: string; ip: string }): Sans {
-  return appendUnique({ dns: [m.name, 'localhost'], ip: [canonicalIp(m.ip), '127.0.0.1', '::1'] }, spec.etcd.extraSANs);
+  return appendUnique({ dns: [m.name], ip: [canonicalIp(m.ip)] }, ['localhost', '127.0.0.1', '::1', ...spec.etcd.extraSANs]);
+}
+
+/** A kubelet's serving certificate: the subject that the kubernetes.io/kubelet-serving signer
+ *  requires (CN system:node:<node>, O system:nodes), SANs the node name and IP. kubeadm has no such
+ *  row (its kubelets self-sign or bootstrap through a CSR); this is what that CSR would get. */
+export function kubeletServingSans(n: { name: string; ip: string }): Sans {
+  return { dns: [n.name], ip: [canonicalIp(n.ip)] };
 }
 
 /** Every certificate the spec asks for, CAs before their leaves, in plan order. */
@@ -218,11 +227,11 @@ export function certRows(spec: Spec): CertRow[] {
           id: `kubelet-serving-${n.name}`,
           stem: `kubelet-serving/${n.name}`,
           signer: 'ca',
-          cn: n.name,
-          o: [],
+          cn: `system:node:${n.name}`,
+          o: ['system:nodes'],
           eku: ['serverAuth'],
           keyUsage: CLIENT_KU,
-          sans: { dns: [n.name], ip: [canonicalIp(n.ip)] },
+          sans: kubeletServingSans(n),
           ext: { file: `kubelet-serving/${n.name}.cnf`, section: 'v3_req', forCsr: true },
           group: 'kubelet',
           description: `kubelet on ${n.name}: serving (verified by kube-apiserver)`,

@@ -72,6 +72,8 @@ const version = z.unknown().superRefine((v, ctx) => {
 const node = z.strictObject({ name: hostname, ip });
 
 const BUILTIN_CLIENTS = ['kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'admin'];
+/** Names of the other catalogue rows (`kubepki renew NAME`, verify's table): a client must not take one. */
+const RESERVED_NAMES = ['ca', 'apiserver', 'sa', 'etcd-ca', 'etcd-healthcheck-client', 'apiserver-etcd-client', 'front-proxy-ca', 'front-proxy-client', 'apiserver-kubelet-client'];
 
 export const specSchema = z
   .strictObject({
@@ -145,6 +147,8 @@ export const specSchema = z
     s.clients.forEach((c, i) => {
       if (BUILTIN_CLIENTS.includes(c.name) || c.name.startsWith('kubelet-')) {
         ctx.addIssue({ code: 'custom', path: ['clients', i, 'name'], message: `${show(c.name)} is a built-in identity; pick another name` });
+      } else if (RESERVED_NAMES.includes(c.name) || s.etcd.members.some((m) => c.name === `etcd-server-${m.name}` || c.name === `etcd-peer-${m.name}`)) {
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'name'], message: `${show(c.name)} is the name of another kubepki certificate; pick another name` });
       }
       c.organizations.forEach((o, j) => {
         if (o === 'system:masters') {
@@ -156,6 +160,21 @@ export const specSchema = z
         }
       });
     });
+    if (s.etcd.mode === 'http') {
+      for (const k of ['members', 'extraSANs'] as const) {
+        if (s.etcd[k].length) ctx.addIssue({ code: 'custom', path: ['etcd', k], message: `is only used with etcd.mode: tls (etcd over plain http has no certificates); set mode: tls or remove it` });
+      }
+    }
+    // node "serving-x" has the client certificate kubelet-serving-x, the name of node x's serving certificate
+    if (s.kubeletTLS.enabled ?? s.etcd.mode === 'tls') {
+      const names = new Set(s.nodes.map((n) => n.name));
+      s.nodes.forEach((n, i) => {
+        const other = n.name.startsWith('serving-') ? n.name.slice('serving-'.length) : undefined;
+        if (other !== undefined && names.has(other)) {
+          ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: `${show(n.name)}: its client certificate kubelet-${n.name} would have the name of the serving certificate of node ${show(other)}; rename one of them` });
+        }
+      });
+    }
     const range = parseCidr(s.cluster.serviceClusterIpRange);
     if (typeof range === 'string') {
       ctx.addIssue({ code: 'custom', path: ['cluster', 'serviceClusterIpRange'], message: range });
