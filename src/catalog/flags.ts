@@ -140,7 +140,7 @@ export const FLAG_RULES: FlagRule[] = [
     [
       ['--name', (c: FlagContext) => c.member!.name],
       ['--data-dir', (c: FlagContext) => `/var/lib/etcd/${c.member!.name}`],
-      // kubeadm listens on loopback too (healthchecks, etcdctl on the host); once if the member is 127.0.0.1 (two listeners on one address fail to bind)
+      // kubeadm listens on loopback too (healthchecks, etcdctl on the host); written once if the member's IP is 127.0.0.1
       ['--listen-client-urls', (c: FlagContext) => [...new Set([`https://${hostPort(c.member!.ip, 2379)}`, 'https://127.0.0.1:2379'])].join(',')],
       ['--advertise-client-urls', (c: FlagContext) => `https://${hostPort(c.member!.ip, 2379)}`],
       ['--listen-peer-urls', (c: FlagContext) => `https://${hostPort(c.member!.ip, 2380)}`],
