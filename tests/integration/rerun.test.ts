@@ -1,0 +1,155 @@
+// generate again on an existing folder: idempotent (no openssl, no byte, no timestamp changed),
+// incremental (what is missing is made, what no longer matches the spec is re-issued, and only
+// that), and never a CA replaced.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { kubepki } from '../helpers/cli.js';
+import { cleanupTmp, copyDir, tmpDir } from '../helpers/tmp.js';
+import { SPEC, changed, expectExit, fakeEnv, mtimes, snapshot, writeSpec } from '../helpers/pki.js';
+
+let base: string;
+let spec: string;
+let work: string;
+let baseSnap: Record<string, string>;
+
+beforeAll(() => {
+  work = tmpDir('kubepki-rerun-');
+  spec = writeSpec(work, SPEC);
+  base = path.join(work, 'pki');
+  expectExit(kubepki(['generate', '--spec', spec, '--out', base, '--jobs', '2']), 0);
+  baseSnap = snapshot(base);
+});
+afterAll(() => cleanupTmp());
+
+/** generate --json on `out`: the summary event. */
+function generateJson(out: string, specFile: string, env?: NodeJS.ProcessEnv) {
+  const r = kubepki(['generate', '--spec', specFile, '--out', out, '--json'], { env });
+  expectExit(r, 0);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const summary = lines.find((l) => l.event === 'summary');
+  return { r, summary, steps: lines.filter((l) => l.event === 'step') };
+}
+
+/** Any openssl call fails the run: proof that none was made. */
+const noOpenssl = () => fakeEnv('fail', { FAKE_OPENSSL_AT: '1', FAKE_OPENSSL_COUNTER: path.join(tmpDir('kubepki-counter-'), 'n') });
+
+describe('re-running generate', () => {
+  test('on a complete, matching PKI: runs no openssl command, says so, changes nothing', () => {
+    const out = copyDir(base);
+    const before = mtimes(out);
+    const r = kubepki(['generate', '--spec', spec, '--out', out], { env: noOpenssl() });
+    expectExit(r, 0);
+    expect(r.stdout).toMatch(/nothing to do: .* no openssl command was run, no file changed/);
+    expect(snapshot(out)).toEqual(baseSnap);
+    expect(mtimes(out)).toEqual(before);
+    const { summary } = generateJson(out, spec, noOpenssl());
+    expect(summary.opensslCommands).toBe(0);
+    expect(summary.created).toEqual([]);
+    expect(summary.reissued).toEqual([]);
+    expect(summary.unchanged).toEqual(expect.arrayContaining(['ca', 'apiserver', 'admin', 'kubelet-k8s-node-1', 'sa']));
+    expect(mtimes(out)).toEqual(before);
+  });
+
+  test('a spec change that adds a SAN re-issues server.crt only; every other file keeps its sha256', () => {
+    const out = copyDir(base);
+    const spec2 = writeSpec(work, SPEC.replace('ip: 127.0.0.1', 'ip: 127.0.0.1\n  extraSANs: [api.example.com, 10.0.0.10]'), 'san.yaml');
+    const r = kubepki(['generate', '--spec', spec2, '--out', out]);
+    expectExit(r, 0);
+    // the summary lists what changed and why
+    expect(r.stdout).toMatch(/re-issued\s+1: apiserver\n.*apiserver: server\.crt has SANs .*missing api\.example\.com, 10\.0\.0\.10/);
+    expect(r.stdout).toMatch(/created\s+0\n/);
+    expect(changed(baseSnap, snapshot(out))).toEqual(['ca.srl', 'manifest.json', 'master_ssl.cnf', 'server.crt', 'server.csr']);
+    expect(readFileSync(path.join(out, 'master_ssl.cnf'), 'utf8')).toMatch(/DNS\.6 = api\.example\.com[\s\S]*IP\.3 = 10\.0\.0\.10/);
+    expectExit(kubepki(['verify', '--spec', spec2, '--out', out]), 0);
+    // and again: nothing left to do
+    expect(kubepki(['generate', '--spec', spec2, '--out', out], { env: noOpenssl() }).stdout).toMatch(/nothing to do/);
+  });
+
+  test('a new node adds only its files; nothing else is touched', () => {
+    const out = copyDir(base);
+    const spec2 = writeSpec(work, SPEC + '  - { name: k8s-node-2, ip: 127.0.0.3 }\n', 'node2.yaml');
+    const { summary } = generateJson(out, spec2);
+    expect(summary.created).toEqual(['kubelet-k8s-node-2']);
+    expect(summary.reissued).toEqual([]);
+    expect(summary.opensslCommands).toBe(3); // genrsa, req -new, x509 -req
+    expect(changed(baseSnap, snapshot(out))).toEqual([
+      'ca.srl',
+      'clients/kubelet-k8s-node-2.crt',
+      'clients/kubelet-k8s-node-2.csr',
+      'clients/kubelet-k8s-node-2.key',
+      'flags/kubelet-k8s-node-2.env',
+      'kubeconfig/kubelet-k8s-node-2.kubeconfig',
+      'manifest.json',
+    ]);
+    expectExit(kubepki(['verify', '--spec', spec2, '--out', out]), 0);
+  });
+
+  test('a changed identity (an extra client\'s O) re-issues that client only, keeping its key', () => {
+    const out = copyDir(base);
+    const specA = writeSpec(work, SPEC + 'clients:\n  - { name: ci-bot, cn: ci-bot, organizations: [ci] }\n', 'bot-a.yaml');
+    expectExit(kubepki(['generate', '--spec', specA, '--out', out]), 0);
+    const a = snapshot(out);
+    const specB = writeSpec(work, SPEC + 'clients:\n  - { name: ci-bot, cn: ci-bot, organizations: [ci, deployers] }\n', 'bot-b.yaml');
+    const { summary } = generateJson(out, specB);
+    expect(summary.reissued).toEqual([{ name: 'ci-bot', reasons: [expect.stringMatching(/clients\/ci-bot\.crt has subject \/CN=ci-bot\/O=ci; expected \/CN=ci-bot\/O=ci\/O=deployers/)] }]);
+    expect(changed(a, snapshot(out))).toEqual(['ca.srl', 'clients/ci-bot.crt', 'clients/ci-bot.csr', 'kubeconfig/ci-bot.kubeconfig', 'manifest.json']);
+    expectExit(kubepki(['verify', '--spec', specB, '--out', out]), 0);
+  });
+
+  test('what is missing is made: a lost certificate keeps its key, a lost key makes a new pair', () => {
+    const out = copyDir(base);
+    rmSync(path.join(out, 'clients/admin.crt'));
+    rmSync(path.join(out, 'clients/kube-proxy.key'));
+    rmSync(path.join(out, 'flags/kube-scheduler.env'));
+    rmSync(path.join(out, 'sa.pub'));
+    const { summary } = generateJson(out, spec);
+    expect(summary.created).toEqual(['admin']);
+    expect(summary.reissued.map((x: { name: string }) => x.name).sort()).toEqual(['kube-proxy', 'sa']);
+    expect(changed(baseSnap, snapshot(out))).toEqual([
+      'ca.srl',
+      'clients/admin.crt',
+      'clients/kube-proxy.crt',
+      'clients/kube-proxy.csr',
+      'clients/kube-proxy.key',
+      'kubeconfig/admin.kubeconfig',
+      'kubeconfig/kube-proxy.kubeconfig',
+      'manifest.json',
+    ]);
+    // sa.pub is derived from the kept sa.key: the same bytes again; the flag file is as before
+    expect(existsSync(path.join(out, 'sa.pub'))).toBe(true);
+    expectExit(kubepki(['verify', '--spec', spec, '--out', out]), 0);
+  });
+
+  test('a CA whose CN differs from the spec is refused with the way out, and nothing changes', () => {
+    const out = copyDir(base);
+    const spec2 = writeSpec(work, SPEC + 'ca: { commonName: other-ca }\n', 'other-ca.yaml');
+    const r = kubepki(['generate', '--spec', spec2, '--out', out]);
+    expectExit(r, 1);
+    expect(r.stderr).toMatch(/kubepki: error: the CA in .* does not fit the spec: ca\.crt has subject \/CN=k8s-master; expected \/CN=other-ca/);
+    expect(r.stderr).toMatch(/never replaces a CA.*set ca\.commonName in the spec to its CN.*move ca\.key and ca\.crt away/);
+    expect(snapshot(out)).toEqual(baseSnap);
+    // a different master host name changes the CA's CN too (it defaults to it): same refusal
+    const spec3 = writeSpec(work, SPEC.replace('hostname: k8s-master', 'hostname: master-2'), 'host2.yaml');
+    const r3 = kubepki(['generate', '--spec', spec3, '--out', out]);
+    expectExit(r3, 1);
+    expect(r3.stderr).toMatch(/ca\.commonName/);
+    // the way out works: keep the CA by naming its CN; the rest is re-issued for the new host name
+    const spec4 = writeSpec(work, SPEC.replace('hostname: k8s-master', 'hostname: master-2') + 'ca: { commonName: k8s-master }\n', 'host2-keep-ca.yaml');
+    const { summary } = generateJson(out, spec4);
+    expect(summary.reissued.map((x: { name: string }) => x.name)).toEqual(['apiserver']);
+    const after = snapshot(out);
+    expect(after['ca.key']).toBe(baseSnap['ca.key']);
+    expect(after['ca.crt']).toBe(baseSnap['ca.crt']);
+    expectExit(kubepki(['verify', '--spec', spec4, '--out', out]), 0);
+  });
+
+  test('no flag replaces a CA: unknown flags are usage errors (exit 2) and change nothing', () => {
+    const out = copyDir(base);
+    for (const flag of ['--force', '--rekey', '--all', '--overwrite']) {
+      const r = kubepki(['generate', '--spec', spec, '--out', out, flag]);
+      expectExit(r, 2);
+      expect(r.stderr).toMatch(new RegExp(`${flag}`));
+    }
+    expect(snapshot(out)).toEqual(baseSnap);
+  });
+});
