@@ -1,6 +1,7 @@
-// A loopback TLS server that authenticates clients the way kube-apiserver does (client cert
-// verified against a CA; CN = user, O = groups) and answers `kubectl auth whoami`
-// (POST /apis/authentication.k8s.io/v1/selfsubjectreviews) with what it saw.
+// A loopback TLS server that authenticates clients the way kube-apiserver does: it asks for a
+// client certificate, verifies it against the CA (chain and clientAuth purpose), answers 401 when
+// it does not verify, and otherwise takes CN as the user and O as the groups. It answers
+// `kubectl auth whoami` (POST /apis/authentication.k8s.io/v1/selfsubjectreviews) with what it saw.
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -12,8 +13,17 @@ export interface Seen {
 
 export async function startWhoamiServer(opts: { cert: Buffer | string; key: Buffer | string; ca: Buffer | string }) {
   const seen: Seen[] = [];
-  const server = https.createServer({ cert: opts.cert, key: opts.key, ca: opts.ca, requestCert: true, rejectUnauthorized: true }, (req, res) => {
-    const peer = (req.socket as TLSSocket).getPeerCertificate();
+  /** requests refused, with the reason (a foreign client certificate lands here) */
+  const rejected: string[] = [];
+  const server = https.createServer({ cert: opts.cert, key: opts.key, ca: opts.ca, requestCert: true, rejectUnauthorized: false }, (req, res) => {
+    const sock = req.socket as TLSSocket;
+    if (!sock.authorized) {
+      rejected.push(String(sock.authorizationError ?? 'no client certificate'));
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 }));
+      return;
+    }
+    const peer = sock.getPeerCertificate();
     const subj = peer.subject as unknown as Record<string, string | string[]>;
     const user = String(subj.CN);
     const groups = subj.O === undefined ? [] : Array.isArray(subj.O) ? subj.O : [subj.O];
@@ -44,6 +54,7 @@ export async function startWhoamiServer(opts: { cert: Buffer | string; key: Buff
     port,
     url: `https://127.0.0.1:${port}`,
     seen,
+    rejected,
     close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
 }
