@@ -26,7 +26,7 @@ export interface FlagRule {
 }
 
 const SEED = 'the source document, §1.1 (KUBE_API_ARGS)';
-const KLOG = 'KEP-2845: klog flags deprecated in 1.23, removed in 1.26 (CHANGELOG-1.26)';
+const KLOG = 'KEP-2845: klog-specific flags deprecated in 1.23 (#105042), removed in 1.26 (#112120, CHANGELOG-1.26)';
 const hostPort = (ip: string, port: number) => (ip.includes(':') ? `[${canonicalIp(ip)}]:${port}` : `${ip}:${port}`);
 const etcdTls = (c: FlagContext) => c.spec.etcd.mode === 'tls';
 const kubeletTls = (c: FlagContext) => c.spec.kubeletTLS.enabled;
@@ -48,7 +48,7 @@ export const FLAG_RULES: FlagRule[] = [
   { component: 'kube-apiserver', flag: '--client-ca-file', value: (c) => c.host('ca.crt'), source: SEED },
   { component: 'kube-apiserver', flag: '--tls-private-key-file', value: (c) => c.host('server.key'), source: SEED },
   { component: 'kube-apiserver', flag: '--tls-cert-file', value: (c) => c.host('server.crt'), source: SEED },
-  { component: 'kube-apiserver', flag: '--insecure-port', value: () => '0', until: 24, source: 'CHANGELOG-1.24: --insecure-port removed (no-op since 1.20)' },
+  { component: 'kube-apiserver', flag: '--insecure-port', value: () => '0', until: 24, source: 'CHANGELOG-1.20 (#95856): only 0 allowed, removed in 1.24 (CHANGELOG-1.24)' },
   { component: 'kube-apiserver', flag: '--secure-port', value: (c) => String(c.spec.master.securePort), source: SEED },
   { component: 'kube-apiserver', flag: '--service-cluster-ip-range', value: (c) => c.spec.cluster.serviceClusterIpRange, source: SEED },
   { component: 'kube-apiserver', flag: '--service-node-port-range', value: () => '1-65535', source: SEED },
@@ -68,14 +68,14 @@ export const FLAG_RULES: FlagRule[] = [
     flag: '--service-account-signing-key-file',
     value: (c) => c.host(SA.key),
     since: 20,
-    source: 'CHANGELOG-1.20: TokenRequest GA; --service-account-signing-key-file and --service-account-issuer are required',
+    source: 'CHANGELOG-1.20: TokenRequest GA; kube-apiserver requires --service-account-issuer and --service-account-signing-key-file (#95896)',
   },
   {
     component: 'kube-apiserver',
     flag: '--service-account-issuer',
     value: (c) => `https://kubernetes.default.svc.${c.spec.cluster.dnsDomain}`,
     since: 20,
-    source: 'CHANGELOG-1.20: TokenRequest GA; --service-account-signing-key-file and --service-account-issuer are required',
+    source: 'CHANGELOG-1.20: TokenRequest GA; kube-apiserver requires --service-account-issuer and --service-account-signing-key-file (#95896)',
   },
   { component: 'kube-apiserver', flag: '--etcd-cafile', value: (c) => (etcdTls(c) ? c.host('etcd/ca.crt') : null), source: 'kubeadm: etcd over TLS' },
   { component: 'kube-apiserver', flag: '--etcd-certfile', value: (c) => (etcdTls(c) ? c.host('apiserver-etcd-client.crt') : null), source: 'kubeadm: etcd over TLS' },
