@@ -23,6 +23,25 @@ export interface RunOptions {
   version: string;
 }
 
+/** KUBEPKI_TRACE=FILE (for scripts/bench.sh and scripts/scale.sh): when each step was dispatched,
+ *  when its openssl process ran, which completion dispatched it, and the process's peak RSS.
+ *  Times are ms since the process started (performance.now()). Not part of the CLI contract. */
+async function writeTrace(file: string, r: { jobs: number; t0: number; ranAt: number; outcomes: StepOutcome[] }): Promise<void> {
+  const ms = (t: number | undefined) => (t === undefined ? null : Math.round(t * 100) / 100);
+  const steps = r.outcomes.map((o) => ({
+    i: o.index,
+    id: o.step.id,
+    after: o.timing.after,
+    dispatched: ms(o.timing.dispatched),
+    spawned: ms(o.timing.spawned),
+    exited: ms(o.timing.exited),
+    done: ms(o.timing.done),
+  }));
+  const u = process.resourceUsage();
+  const trace = { jobs: r.jobs, runStart: ms(r.t0), runEnd: ms(r.ranAt), end: ms(performance.now()), maxRSSKiB: u.maxRSS, cpuMs: Math.round((u.userCPUTime + u.systemCPUTime) / 1000), steps };
+  await fsp.writeFile(file, JSON.stringify(trace) + '\n');
+}
+
 export async function executeRun(command: string, opts: RunOptions, select: (plan: Plan, out: string) => Promise<Selection>): Promise<void> {
   const { spec, source } = await loadSpec(opts.spec);
   const plan = buildPlan(spec);
@@ -62,7 +81,9 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
     } finally {
       prog.end();
     }
+    const ranAt = performance.now();
     const manifestChanged = await writeManifest(plan, out, source, opts.version, tmpRoot);
+    if (process.env.KUBEPKI_TRACE) await writeTrace(process.env.KUBEPKI_TRACE, { jobs, t0, ranAt, outcomes });
     const ran = outcomes.filter((x) => x.command).length;
     const files = { created: [] as string[], replaced: [] as string[], unchanged: [] as string[] };
     for (const x of outcomes) for (const f of x.step.outputs) if (f.type !== 'serial') files[x.status].push(f.path);

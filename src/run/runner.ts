@@ -27,6 +27,10 @@ export interface StepOutcome {
   /** one line per checked output: what was verified */
   checked: string[];
   ms: number;
+  /** performance.now() marks: dispatched, openssl started and exited (openssl steps), done; and
+   *  `after`: the step whose completion dispatched this one (-1: the run's start), so that the
+   *  chain of steps that decided the run's end can be followed back (scripts/bench.sh does). */
+  timing: { dispatched: number; spawned?: number; exited?: number; done: number; after: number };
 }
 
 export interface RunContext {
@@ -183,26 +187,39 @@ async function promote(step: Step, stage: string, ctx: RunContext): Promise<Step
   return status;
 }
 
-async function runOpensslStep(step: Step, index: number, ctx: RunContext, signal: AbortSignal): Promise<StepOutcome> {
+type Timing = StepOutcome['timing'];
+
+async function runOpensslStep(step: Step, index: number, ctx: RunContext, signal: AbortSignal, timing: Timing): Promise<StepOutcome> {
   const t0 = performance.now();
   const openssl = await ctx.openssl!();
   const command = commandLine(step.argv!, 'openssl');
   const stage = await fsp.mkdtemp(path.join(ctx.tmpRoot, `${index}-`));
   try {
-    for (const r of step.reads) {
-      const src = path.join(ctx.out, r);
-      if (!(await exists(src))) {
-        if (r.endsWith('.srl')) continue; // -CAcreateserial makes it
-        throw new StepError(`step ${step.id} cannot run: its input ${r} is missing`, step.id, command, '');
-      }
-      const dst = path.join(stage, r);
-      await fsp.mkdir(path.dirname(dst), { recursive: true });
-      // the serial is copied (openssl rewrites it in place); everything else is linked, read-only use
-      if (r.endsWith('.srl')) await fsp.copyFile(src, dst);
-      else await fsp.symlink(src, dst);
-    }
-    for (const o of step.outputs) await fsp.mkdir(path.dirname(path.join(stage, o.path)), { recursive: true });
+    // the stage's folders first, then every input at once: a symlink to the file in OUT, except
+    // the serial, which is copied (openssl rewrites it in place) and may not exist yet
+    const dirs = new Set([...step.reads, ...step.outputs.map((o) => o.path)].map((r) => path.dirname(r)).filter((d) => d !== '.'));
+    await Promise.all([...dirs].map((d) => fsp.mkdir(path.join(stage, d), { recursive: true })));
+    await Promise.all(
+      step.reads.map(async (r) => {
+        const src = path.join(ctx.out, r);
+        const dst = path.join(stage, r);
+        const isSerial = r.endsWith('.srl');
+        try {
+          if (isSerial) await fsp.copyFile(src, dst);
+          else {
+            if (!(await exists(src))) throw Object.assign(new Error(r), { code: 'ENOENT' });
+            await fsp.symlink(src, dst);
+          }
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+          if (isSerial) return; // -CAcreateserial makes it
+          throw new StepError(`step ${step.id} cannot run: its input ${r} is missing`, step.id, command, '');
+        }
+      }),
+    );
     const res = await openssl.run(step.argv!, stage, signal);
+    timing.spawned = res.startedAt;
+    timing.exited = res.exitedAt;
     if (signal.aborted) throw new StepError(`step ${step.id} was stopped`, step.id, command, '');
     if (res.failure || res.exitCode !== 0) {
       throw new StepError(`step ${step.id} failed: openssl ${res.failure ?? `exited with code ${res.exitCode}`}`, step.id, command, res.stderr, step.outputs.map((o) => `${o.path} (${o.type})`));
@@ -215,7 +232,7 @@ async function runOpensslStep(step: Step, index: number, ctx: RunContext, signal
     }
     const checked = await checkOutputs(step, new Files(ctx.out, stage, new Set(step.outputs.map((o) => o.path))), ctx, command);
     const status = await promote(step, stage, ctx);
-    return { step, index, status, command, checked, ms: performance.now() - t0 };
+    return { step, index, status, command, checked, ms: performance.now() - t0, timing };
   } catch (e) {
     if (e instanceof KubepkiError) throw e;
     throw new StepError(`step ${step.id} could not complete: ${describeWriteError(e)}`, step.id, command, '');
@@ -224,7 +241,7 @@ async function runOpensslStep(step: Step, index: number, ctx: RunContext, signal
   }
 }
 
-async function runFileStep(step: Step, index: number, ctx: RunContext): Promise<StepOutcome> {
+async function runFileStep(step: Step, index: number, ctx: RunContext, timing: Timing): Promise<StepOutcome> {
   const t0 = performance.now();
   const o = step.outputs[0];
   const files = new Files(ctx.out, undefined, new Set());
@@ -248,7 +265,7 @@ async function runFileStep(step: Step, index: number, ctx: RunContext): Promise<
     status = before ? 'replaced' : 'created';
   }
   const checked = status === 'unchanged' ? [`${o.path}: unchanged`] : await checkOutputs(step, files, ctx);
-  return { step, index, status, checked, ms: performance.now() - t0 };
+  return { step, index, status, checked, ms: performance.now() - t0, timing };
 }
 
 /** A small binary min-heap of step indexes: the lowest ready index runs first (plan order). */
@@ -288,21 +305,36 @@ class MinHeap {
   }
 }
 
+/** file steps at once beside the openssl processes (each holds a few files open) */
+const MAX_WRITERS = 8;
+
 /** Runs the steps; resolves with their outcomes in plan order, or rejects with the first failure
- *  after every running process has ended and its staging folder is gone. */
+ *  after every running process has ended and its staging folder is gone.
+ *
+ *  Scheduling: a step is ready when every step it depends on is done; among ready steps the
+ *  lowest plan index goes first, so each certificate's key, request and signing follow each other
+ *  and a signing (next in the CA's serial chain) never waits behind later keys. Up to `jobs`
+ *  openssl processes run at once. With jobs > 1, steps that run no process (configs, kubeconfigs,
+ *  flag files: a few ms of file writing) do not take one of those slots: they run as soon as they
+ *  are ready, beside the openssl processes. With jobs = 1 everything runs one at a time, in
+ *  exactly the plan's order (the lowest unfinished index is always ready). */
 export async function runSteps(steps: Step[], ctx: RunContext): Promise<StepOutcome[]> {
   await fsp.mkdir(ctx.tmpRoot, { recursive: true, mode: 0o700 });
   const deps = dependencies(steps);
   const waiting = deps.map((d) => d.length);
   const dependents: number[][] = steps.map(() => []);
   deps.forEach((d, j) => d.forEach((i) => dependents[i].push(j)));
-  const heap = new MinHeap();
-  waiting.forEach((w, i) => w === 0 && heap.push(i));
+  const sequential = ctx.jobs <= 1;
+  const procs = new MinHeap();
+  const files = sequential ? procs : new MinHeap();
+  const ready = (i: number) => (steps[i].argv ? procs : files).push(i);
+  waiting.forEach((w, i) => w === 0 && ready(i));
   const outcomes: StepOutcome[] = new Array(steps.length);
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort();
   ctx.signal?.addEventListener('abort', onOuterAbort);
-  let running = 0;
+  let running = 0; // openssl steps (every step when sequential)
+  let writing = 0; // file steps beside them
   let done = 0;
   let failure: unknown;
   return new Promise<StepOutcome[]>((resolve, reject) => {
@@ -312,33 +344,40 @@ export async function runSteps(steps: Step[], ctx: RunContext): Promise<StepOutc
       else if (ctx.signal?.aborted) reject(new EnvError('stopped by a signal'));
       else resolve(outcomes);
     };
-    const pump = () => {
-      while (!failure && !abort.signal.aborted && running < ctx.jobs && heap.size) {
-        const i = heap.pop();
-        const step = steps[i];
-        running++;
-        ctx.onStart?.(step, i);
-        const p = step.argv ? runOpensslStep(step, i, ctx, abort.signal) : runFileStep(step, i, ctx);
-        p.then(
-          (o) => {
-            running--;
-            outcomes[i] = o;
-            done++;
-            if (!failure) ctx.onDone?.(o, done, steps.length);
-            for (const j of dependents[i]) if (--waiting[j] === 0) heap.push(j);
-            pump();
-          },
-          (e) => {
-            running--;
-            if (!failure && !abort.signal.aborted) failure = e;
-            else if (!failure && ctx.signal?.aborted) failure = new EnvError('stopped by a signal');
-            abort.abort();
-            pump();
-          },
-        );
-      }
-      if (running === 0 && (failure || abort.signal.aborted || heap.size === 0)) finish();
+    const start = (i: number, after: number, slot: boolean) => {
+      const step = steps[i];
+      if (slot) running++;
+      else writing++;
+      const timing: Timing = { dispatched: performance.now(), done: 0, after };
+      ctx.onStart?.(step, i);
+      const p = step.argv ? runOpensslStep(step, i, ctx, abort.signal, timing) : runFileStep(step, i, ctx, timing);
+      p.then(
+        (o) => {
+          timing.done = performance.now();
+          if (slot) running--;
+          else writing--;
+          outcomes[i] = o;
+          done++;
+          if (!failure) ctx.onDone?.(o, done, steps.length);
+          for (const j of dependents[i]) if (--waiting[j] === 0) ready(j);
+          pump(i);
+        },
+        (e) => {
+          if (slot) running--;
+          else writing--;
+          if (!failure && !abort.signal.aborted) failure = e;
+          else if (!failure && ctx.signal?.aborted) failure = new EnvError('stopped by a signal');
+          abort.abort();
+          pump(i);
+        },
+      );
     };
-    pump();
+    const pump = (after: number) => {
+      const go = () => !failure && !abort.signal.aborted;
+      if (!sequential) while (go() && writing < MAX_WRITERS && files.size) start(files.pop(), after, false);
+      while (go() && running < ctx.jobs && procs.size) start(procs.pop(), after, true);
+      if (running === 0 && writing === 0 && (failure || abort.signal.aborted || (procs.size === 0 && files.size === 0))) finish();
+    };
+    pump(-1);
   });
 }

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# kubepki against the documented openssl commands run by hand (issue 6).
+#
+#   scripts/bench.sh            ROUNDS=5 by default; run it on a quiet machine
+#
+# Workloads, each run ROUNDS times; in every round the three contenders run one after another,
+# in an order that rotates from round to round, each in a fresh empty folder:
+#   W1  the default cluster: `kubepki generate` with the embedded spec (CA, apiserver, four
+#       clients, one kubelet, the service-account key: 8 keys) against the reference scripts
+#       with NODES=1 (the same certificates, 7 keys: no service-account key).
+#   W2  200 kubelets: kubepki with a spec of 200 nodes against the scripts with NODES=200.
+#       Like with like: kubepki always makes the CA, the apiserver cert and the four clients too,
+#       so by default the scripts make them as well (their default mode: 206 certificates each;
+#       kubepki also makes the service-account key, 200 kubeconfigs and the flag files).
+#       W2_SCRIPTS=nodes-only runs the scripts with --nodes-only instead (the issue's 'CA + 200
+#       kubelets' workload: 5 certificates fewer for the scripts than for kubepki).
+# Contenders: kubepki (node dist/cli.js generate, default --jobs: the CPUs), baseline-seq.sh,
+# baseline-par.sh --seq-sign (JOBS: the CPUs). Wall time from bash's $EPOCHREALTIME around
+# each command.
+#
+# kubepki's overhead: its wall time minus the openssl processes on its critical path, from the
+# trace it writes under KUBEPKI_TRACE (see scripts/critical-path.mjs).
+#
+# Environment: ROUNDS (5), BENCH_DIR (default: ../shared/bench beside the repository),
+# WORKLOADS ("W1 W2"), W2_NODES (200), W2_SCRIPTS (full | nodes-only), KEEP=1 keeps the folders,
+# NO_BUILD=1 uses dist/ as it is (default: npm run build first).
+set -euo pipefail
+
+ROOT=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)
+BENCH_DIR=${BENCH_DIR:-$ROOT/../shared/bench}
+ROUNDS=${ROUNDS:-5}
+WORKLOADS=${WORKLOADS:-W1 W2}
+W2_NODES=${W2_NODES:-200}
+W2_SCRIPTS=${W2_SCRIPTS:-full}
+CLI=$ROOT/dist/cli.js
+
+for f in baseline-seq.sh baseline-par.sh; do
+  [[ -f $BENCH_DIR/$f ]] || { echo "bench: $BENCH_DIR/$f not found (set BENCH_DIR to the folder of the reference scripts)" >&2; exit 2; }
+done
+case $W2_SCRIPTS in full | nodes-only) ;; *) echo "bench: W2_SCRIPTS must be full or nodes-only" >&2; exit 2 ;; esac
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench: ROUNDS must be a positive number" >&2; exit 2; }
+if [[ ${NO_BUILD:-0} != 1 ]]; then (cd "$ROOT" && npm run build --silent); fi
+[[ -f $CLI ]] || { echo "bench: $CLI missing: npm run build" >&2; exit 2; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kubepki-bench.XXXXXX")
+[[ ${KEEP:-0} == 1 ]] || trap 'rm -rf "$WORK"' EXIT
+
+# a spec of N nodes: the documented master, nodes node-1..node-N (the scripts' kubelet names)
+spec_of() {
+  local n=$1 file=$2 i
+  {
+    echo 'master: {hostname: k8s-master, ip: 192.168.18.3}'
+    echo 'nodes:'
+    for ((i = 1; i <= n; i++)); do echo "  - {name: node-$i, ip: 10.$((i / 65536 % 256)).$((i / 256 % 256)).$((i % 256))}"; done
+  } >"$file"
+}
+spec_of "$W2_NODES" "$WORK/w2.yaml"
+
+now_ms() { local t=$EPOCHREALTIME; echo "${t/./}" | awk '{ printf "%.1f", $1 / 1000 }'; }
+
+# run_one WORKLOAD CONTENDER DIR -> prints the wall ms; kubepki also leaves DIR.trace
+run_one() {
+  local w=$1 who=$2 dir=$3 t0 t1 nodes=1 mode=()
+  if [[ $w == W2 ]]; then
+    nodes=$W2_NODES
+    [[ $W2_SCRIPTS == nodes-only ]] && mode=(--nodes-only)
+  fi
+  local spec=()
+  [[ $w == W2 ]] && spec=(--spec "$WORK/w2.yaml")
+  t0=$(now_ms)
+  case $who in
+    kubepki) KUBEPKI_TRACE=$dir.trace node "$CLI" generate --out "$dir" "${spec[@]}" >"$dir.log" 2>&1 || { echo "bench: kubepki failed, see $dir.log" >&2; KEEP=1; exit 1; } ;;
+    seq) bash "$BENCH_DIR/baseline-seq.sh" "${mode[@]}" "$dir" "$nodes" >"$dir.log" 2>&1 || { echo "bench: baseline-seq.sh failed, see $dir.log" >&2; exit 1; } ;;
+    par) bash "$BENCH_DIR/baseline-par.sh" --seq-sign "${mode[@]}" "$dir" "$nodes" >"$dir.log" 2>&1 || { echo "bench: baseline-par.sh failed, see $dir.log" >&2; exit 1; } ;;
+  esac
+  t1=$(now_ms)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", b - a }'
+}
+
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) printf "%.0f", a[(NR + 1) / 2]; else printf "%.0f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+secs() { awk -v m="$1" 'BEGIN { printf "%.2f", m / 1000 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+echo "kubepki benchmark: $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "  kubepki $(node "$CLI" --version | awk '{print $2}') at $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted src changes)'), node $(node --version)"
+echo "  machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(openssl version)"
+echo "  load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "  rounds: $ROUNDS, contenders alternate (order rotates every round), fresh empty folder for each run"
+echo "  W1: default cluster: kubepki default spec (8 keys: + service-account key) vs scripts NODES=1 (7 keys)"
+if [[ $W2_SCRIPTS == full ]]; then
+  echo "  W2: $W2_NODES kubelets, like with like: kubepki spec of $W2_NODES nodes vs scripts NODES=$W2_NODES in their default mode;"
+  echo "      both make CA + apiserver + 4 clients + $W2_NODES kubelets ($((W2_NODES + 6)) certificates); kubepki also the SA key, kubeconfigs, flags, manifest"
+else
+  echo "  W2: $W2_NODES kubelets: kubepki spec of $W2_NODES nodes vs scripts --nodes-only $W2_NODES"
+  echo "      (kubepki also makes the apiserver cert, 4 clients and the SA key: 6 keys more than the scripts)"
+fi
+echo
+
+declare -A times over
+for w in $WORKLOADS; do
+  [[ $w == W1 || $w == W2 ]] || { echo "bench: unknown workload $w" >&2; exit 2; }
+  order=(kubepki seq par)
+  for ((r = 1; r <= ROUNDS; r++)); do
+    line="$w round $r:"
+    for ((k = 0; k < 3; k++)); do
+      who=${order[$(((k + r - 1) % 3))]}
+      dir=$WORK/$w-$r-$who
+      ms=$(run_one "$w" "$who" "$dir")
+      times[$w.$who]+="$ms "
+      if [[ $who == kubepki ]]; then
+        cp=$(node "$ROOT/scripts/critical-path.mjs" "$dir.trace" "$ms")
+        o=$(node -e 'const c=JSON.parse(process.argv[1]); process.stdout.write(`${c.overheadMs} ${c.overheadPct}`)' "$cp")
+        over[$w]+="${o#* } "
+        line+="  kubepki $(secs "$ms") s (overhead $(secs "${o% *}") s = ${o#* } %)"
+      else
+        line+="  baseline-$who $(secs "$ms") s"
+      fi
+      [[ ${KEEP:-0} == 1 ]] || rm -rf "$dir" "$dir.log" "$dir.trace"
+    done
+    echo "$line"
+  done
+  echo
+done
+
+echo "medians of $ROUNDS rounds (wall time):"
+printf '  %-4s %10s %14s %14s %12s %12s %10s\n' "" kubepki baseline-seq baseline-par "kp/seq" "kp/par" overhead
+for w in $WORKLOADS; do
+  k=$(tr ' ' '\n' <<<"${times[$w.kubepki]}" | grep . | median)
+  s=$(tr ' ' '\n' <<<"${times[$w.seq]}" | grep . | median)
+  p=$(tr ' ' '\n' <<<"${times[$w.par]}" | grep . | median)
+  o=$(tr ' ' '\n' <<<"${over[$w]}" | grep . | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
+  printf '  %-4s %8s s %12s s %12s s %11s× %11s× %9s%%\n' "$w" "$(secs "$k")" "$(secs "$s")" "$(secs "$p")" "$(ratio "$k" "$s")" "$(ratio "$k" "$p")" "$o"
+done
+echo "targets: W1 ≤ 0.85× seq and ≤ 1.10× par; W2 ≤ 0.70× seq and ≤ 1.10× par; overhead ≤ 10 %"
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
