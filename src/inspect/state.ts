@@ -2,7 +2,7 @@
 // make what is missing, re-issue what no longer matches the spec (keeping its key), leave the rest.
 // A CA is never replaced: a CA that does not fit the spec is an error that names the way out.
 import { paths, SA, type CertRow } from '../catalog/certs.js';
-import { EnvError } from '../errors.js';
+import { EnvError, UsageError } from '../errors.js';
 import { certSteps, type Plan, type Step } from '../plan/plan.js';
 import { checkCert, checkCsr, checkKey, type Problem } from '../run/checks.js';
 import { readIn } from '../run/fsutil.js';
@@ -26,6 +26,20 @@ async function text(out: string, rel: string): Promise<string | undefined> {
 interface CaState {
   cert?: CertInfo;
   fresh: boolean;
+}
+
+/** A CA on disk that does not fit the spec (or whose files do not belong together): never replaced. */
+function caMisfit(out: string, row: CertRow, problems: Problem[]): EnvError {
+  const p = paths(row);
+  const first = problems.find((x) => x.code !== 'identity') ?? problems[0];
+  return new EnvError(`the CA in ${out} does not fit the spec: ${first.file} ${first.message}`, [
+    ...problems.filter((x) => x !== first).map((x) => `${x.file} ${x.message}`),
+    first.code === 'identity'
+      ? `kubepki never replaces a CA. To keep this CA, set ${row.id === 'ca' ? 'ca.commonName' : 'the CA name'} in the spec to its CN; to start a new CA, move ${p.key} and ${p.crt} away (every certificate is then re-issued).`
+      : first.code === 'key-mismatch'
+        ? `${p.key} and ${p.crt} are not one key pair (one of them was replaced). kubepki never replaces a CA: restore the CA files from a backup, or move both away to start a new CA.`
+        : `kubepki never replaces a CA: restore the CA files from a backup, or move ${p.key} and ${p.crt} away to start a new CA.`,
+  ]);
 }
 
 /** generate: the steps of the plan that this folder still needs. */
@@ -72,15 +86,7 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
         continue;
       }
       const c = checkCert(p.crt, crtText, row, key, undefined, { now });
-      if (c.problems.length) {
-        const first = c.problems[0];
-        throw new EnvError(`the CA in ${out} does not fit the spec: ${first.file} ${first.message}`, [
-          ...c.problems.slice(1).map((x) => `${x.file} ${x.message}`),
-          first.code === 'identity'
-            ? `kubepki never replaces a CA. To keep this CA, set ${row.id === 'ca' ? 'ca.commonName' : 'the CA name'} in the spec to its CN; to start a new CA, move ${p.key} and ${p.crt} away (every certificate is then re-issued).`
-            : `kubepki never replaces a CA: restore the CA files from a backup, or move ${p.key} and ${p.crt} away to start a new CA.`,
-        ]);
-      }
+      if (c.problems.length) throw caMisfit(out, row, c.problems);
       cas.set(row.id, { cert: c.info, fresh: false });
       decisions.push({ unit: row.id, status: 'keep', reasons: [] });
       continue;
@@ -158,9 +164,9 @@ export async function selectForRenew(plan: Plan, out: string, ids: string[], opt
     const row = byId.get(id);
     if (!row) {
       const names = plan.rows.filter((r) => r.kind === 'leaf').map((r) => r.id);
-      throw new EnvError(`no certificate named ${JSON.stringify(id)} in this spec`, [`names: ${names.join(', ')}`]);
+      throw new UsageError(`no certificate named ${JSON.stringify(id)} in this spec`, `names: ${names.join(', ')}`);
     }
-    if (row.kind === 'ca') throw new EnvError(`${id} is a CA: renew never touches a CA`, ['renew re-signs leaf certificates with the existing CA']);
+    if (row.kind === 'ca') throw new UsageError(`${id} is a CA: renew never touches a CA`, 'renew re-signs leaf certificates with the existing CA');
     chosen.push(row);
   }
   const steps: Step[] = [];
@@ -169,9 +175,16 @@ export async function selectForRenew(plan: Plan, out: string, ids: string[], opt
   const signers = new Set(chosen.map((r) => r.signer!));
   for (const s of signers) {
     const ca = byId.get(s)!;
-    for (const f of [paths(ca).key, paths(ca).crt]) {
-      if ((await readIn(out, f)) === undefined) throw new EnvError(`${f} is missing in ${out}: renew needs the existing CA`, ['run `kubepki generate` to complete the PKI first']);
+    const p = paths(ca);
+    const [keyText, crtText] = [await text(out, p.key), await text(out, p.crt)];
+    for (const [f, t] of [[p.key, keyText], [p.crt, crtText]]) {
+      if (t === undefined) throw new EnvError(`${f} is missing in ${out}: renew needs the existing CA`, ['run `kubepki generate` to complete the PKI first']);
     }
+    // the same CA checks as generate: a CA that does not fit is never used to sign
+    const k = checkKey(p.key, keyText!, ca);
+    if (!k.info) throw new EnvError(`${p.key} in ${out} is not a readable private key`, ['restore the CA key from a backup: renew needs the existing CA']);
+    const c = checkCert(p.crt, crtText!, ca, k.info, undefined, { now: new Date() });
+    if (c.problems.length) throw caMisfit(out, ca, c.problems);
   }
   for (const row of chosen) {
     const p = paths(row);
