@@ -17,7 +17,8 @@
 #   pki-plan     print the openssl script `pki` would run
 #   pki-verify   check $(OUT) against the spec (read-only; fails on any problem)
 #   pki-renew    re-sign every leaf certificate with the existing CA
-#   pki-clean    delete the leaf files, keep the CA; CONFIRM=yes deletes the CA too
+#   pki-clean    delete the leaf files, keep the CAs and sa.key/sa.pub;
+#                CONFIRM=yes deletes the whole $(OUT) folder
 #
 # Extra knobs: KUBEPKI_FLAGS (added to every kubepki call, e.g. --openssl PATH),
 # KUBEPKI_RENEW_FLAGS (e.g. --rekey), KUBEPKI_DEPS (more prerequisites of the
@@ -59,7 +60,7 @@ $(_kubepki_out)/manifest.json: $(_kubepki_spec) $(KUBEPKI_DEPS) $(if $(_kubepki_
 _kubepki_force:
 
 pki-plan:
-	$(KUBEPKI) plan $(_kubepki_args)
+	$(KUBEPKI) plan $(if $(_kubepki_spec),--spec $(_kubepki_spec)) $(KUBEPKI_FLAGS)
 
 pki-verify:
 	$(KUBEPKI) verify $(_kubepki_args)
@@ -67,25 +68,34 @@ pki-verify:
 pki-renew:
 	$(KUBEPKI) renew --all $(_kubepki_args) $(KUBEPKI_RENEW_FLAGS)
 
-# Leaves are reproducible from the CA; the CA is not: every node, kubeconfig
-# and kubelet that trusts it would have to be re-issued. Hence CONFIRM=yes.
-_kubepki_leaves := master_ssl.cnf server.key server.csr server.crt manifest.json
-_kubepki_ca     := ca.key ca.crt ca.srl
-_kubepki_dirs   := clients kubeconfig flags .kubepki
+# Leaves are reproducible from the CAs; the CAs (ca, etcd/ca, front-proxy-ca)
+# and the service-account key pair are not: every node, kubeconfig and token
+# that trusts them would have to be re-issued. Hence CONFIRM=yes to delete them.
+_kubepki_keep := -name ca.key -o -name ca.crt -o -name ca.srl -o -name '*-ca.key' -o -name '*-ca.crt' \
+                 -o -name '*-ca.srl' -o -name sa.key -o -name sa.pub
+
+# Both forms refuse a folder that is not a kubepki PKI (OUT=. by mistake, …).
+_kubepki_guard = case "$(_kubepki_out)" in /|.|..|./|../|$(CURDIR)|$(CURDIR)/) \
+	  echo "kubepki: refusing to clean OUT=$(_kubepki_out)"; exit 1;; esac; \
+	if [ ! -d $(_kubepki_out) ]; then echo "kubepki: no $(_kubepki_out): nothing to delete"; exit 0; fi; \
+	if [ ! -e $(_kubepki_out)/ca.crt ] && [ ! -e $(_kubepki_out)/manifest.json ] && [ ! -d $(_kubepki_out)/.kubepki ]; then \
+	  echo "kubepki: $(_kubepki_out) does not look like a kubepki PKI folder (no ca.crt, manifest.json or .kubepki/): not touching it"; exit 1; fi
 
 pki-clean:
-	cd $(_kubepki_out) 2>/dev/null || exit 0; \
-	  rm -f $(_kubepki_leaves) && rm -rf $(_kubepki_dirs)
 ifeq ($(CONFIRM),yes)
-	cd $(_kubepki_out) 2>/dev/null || exit 0; rm -f $(_kubepki_ca)
-	@rmdir $(_kubepki_out) 2>/dev/null \
-	  && echo "kubepki: deleted $(_kubepki_out), CA included." \
-	  || { [ ! -d $(_kubepki_out) ] || echo "kubepki: deleted the PKI, CA included; kept $(_kubepki_out)/: it holds files kubepki did not make."; }
+	@$(_kubepki_guard); \
+	echo "rm -rf -- $(_kubepki_out)"; \
+	rm -rf -- $(_kubepki_out) && echo "kubepki: deleted $(_kubepki_out), its CAs and service-account key included."
 else
-	@if [ -e $(_kubepki_out)/ca.key ] || [ -e $(_kubepki_out)/ca.crt ]; then \
-	  echo "kubepki: kept the CA ($(_kubepki_out)/ca.key, ca.crt, ca.srl): everything that trusts it would need new certificates."; \
-	  echo "kubepki: to delete the CA as well, run: $(MAKE) pki-clean CONFIRM=yes"; \
-	fi
+	@$(_kubepki_guard); \
+	echo "cd $(_kubepki_out) && find . -mindepth 1 ! -type d ! \( <CA and sa files> \) -delete"; \
+	cd $(_kubepki_out) && find . -mindepth 1 ! -type d ! \( $(_kubepki_keep) \) -delete \
+	  && find . -mindepth 1 -depth -type d -empty -delete \
+	  && kept=$$(find . -mindepth 1 ! -type d | sed 's|^\./||' | sort | tr '\n' ' ') \
+	  && if [ -n "$$kept" ]; then \
+	    echo "kubepki: deleted the leaf files; kept the CA and service-account files: $$kept"; \
+	    echo "kubepki: everything that trusts them would need new certificates. To delete them too, run: $(MAKE) pki-clean CONFIRM=yes"; \
+	  fi
 endif
 
 # Including this file does not change the including Makefile's default goal.

@@ -172,6 +172,8 @@ check "no key, PEM, spec or kubeconfig file anywhere in the image" grep -qx 'key
 log "kubepki --version: $(run "$IMAGE" --version)"
 check "kubepki --version through the ENTRYPOINT" quiet run "$IMAGE" --version
 check "kubepki --help through the ENTRYPOINT" quiet run "$IMAGE" --help
+check "kubepki init - (the README's way to get a cluster.yaml) prints a spec" \
+  bash -c "podman run --rm --network none '$IMAGE' init - | grep -q '^master:'"
 set +e; run "$IMAGE" no-such-command >/dev/null 2>&1; rc=$?; set -e
 check "exit code 2 for bad usage passes through sh -c/exec (got $rc)" test "$rc" = 2
 

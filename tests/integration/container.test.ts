@@ -288,7 +288,7 @@ describe('container-equivalent run (runtime tree as the Dockerfile builds it, un
     const specDir = path.join(tmp, 'spec');
     fs.mkdirSync(specDir, { mode: 0o755 });
     const spec = path.join(specDir, 'cluster.yaml');
-    fs.writeFileSync(spec, 'master:\n  hostname: k8s-master\n  ip: 10.20.30.40\nnodes:\n  - { name: k8s-node-1, ip: 10.20.30.41 }\n', { mode: 0o444 });
+    fs.writeFileSync(spec, 'master:\n  hostname: k8s-master\n  ip: 10.20.30.40\n', { mode: 0o444 });
     const mounts = { '/pki': vol, '/cluster.yaml': spec };
     ok(containerRun({ uid: 4242, mounts, args: ['generate', '--spec', '/cluster.yaml', '--out', '/pki'] }));
     expectKeysPrivate(vol, 4242);

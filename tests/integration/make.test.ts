@@ -9,6 +9,7 @@ import { explain, repoRoot, requireBuiltCli, run, snapshot, tempDir, type Result
 let tmp: string;
 let infra: string;
 let cli: string;
+let stash: string;
 
 function make(args: string[], dir = infra): Result {
   return run(['make', '--no-print-directory', ...args], { cwd: dir });
@@ -31,6 +32,7 @@ beforeAll(() => {
   cli = requireBuiltCli();
   tmp = tempDir('make');
   infra = path.join(tmp, 'infra');
+  stash = path.join(tmp, 'stash');
   writeInfraRepo(infra, '# an infrastructure repository\n');
 });
 
@@ -43,6 +45,7 @@ describe('make targets from kubepki.mk (embedded default spec)', () => {
     ok(make(['pki']));
     for (const f of ['ca.key', 'ca.crt', 'server.key', 'server.crt', 'manifest.json']) expect([f, fs.existsSync(pki(f))]).toEqual([f, true]);
     expect(fs.statSync(pki('ca.key')).mode & 0o777).toBe(0o600);
+    fs.cpSync(pki(), stash, { recursive: true, preserveTimestamps: true }); // for the SPEC tests below
   });
 
   test('make pki-verify exits 0', () => {
@@ -84,19 +87,35 @@ describe('make targets from kubepki.mk (embedded default spec)', () => {
     ok(make(['pki-verify']));
   });
 
-  test('make pki-clean without CONFIRM keeps the CA, says how to delete it, and make pki rebuilds on it', () => {
+  test('make pki-clean without CONFIRM keeps the CA and sa keys, says how to delete them, and make pki rebuilds on them', () => {
     const before = snapshot(pki());
+    const trustRoots = Object.keys(before).filter((f) => /(^|\/|-)ca\.(key|crt|srl)$|^sa\.(key|pub)$/.test(f));
+    expect(trustRoots).toEqual(expect.arrayContaining(['ca.key', 'ca.crt']));
     const r = ok(make(['pki-clean']));
     expect(r.stdout).toContain('CONFIRM=yes');
     const after = snapshot(pki());
-    expect(after['ca.key']).toEqual(before['ca.key']);
-    expect(after['ca.crt']).toEqual(before['ca.crt']);
-    expect(fs.existsSync(pki('server.key'))).toBe(false);
-    expect(fs.existsSync(pki('clients'))).toBe(false);
+    expect(Object.keys(after).sort()).toEqual([...trustRoots].sort());
+    for (const f of trustRoots) expect([f, after[f]]).toEqual([f, before[f]]);
 
     ok(make(['pki']));
     expect(snapshot(pki())['ca.key']).toEqual(before['ca.key']);
     ok(make(['pki-verify']));
+  });
+
+  test('make pki-clean refuses a folder that is not a PKI (OUT=., OUT=some folder) and deletes nothing', () => {
+    const r1 = make(['pki-clean', 'OUT=.']);
+    expect(r1.status).not.toBe(0);
+    const other = path.join(infra, 'notes');
+    fs.mkdirSync(other);
+    fs.writeFileSync(path.join(other, 'readme.txt'), 'keep me');
+    for (const confirm of [[], ['CONFIRM=yes']]) {
+      const r = make(['pki-clean', 'OUT=notes', ...confirm]);
+      expect(r.status).not.toBe(0);
+      expect(r.stdout).toContain('does not look like a kubepki PKI folder');
+    }
+    expect(fs.readFileSync(path.join(other, 'readme.txt'), 'utf8')).toBe('keep me');
+    expect(fs.existsSync(path.join(infra, 'Makefile'))).toBe(true);
+    expect(fs.existsSync(pki('ca.key'))).toBe(true);
   });
 
   test('make pki-clean CONFIRM=yes deletes the CA and the folder', () => {
@@ -113,13 +132,16 @@ describe('make targets from kubepki.mk (embedded default spec)', () => {
 
 describe('kubepki.mk with SPEC and OUT', () => {
   let repo: string;
+  let out: string;
   beforeAll(() => {
     repo = path.join(tmp, 'infra-spec');
+    out = path.join(repo, 'secrets', 'pki');
     writeInfraRepo(repo, 'SPEC = cluster.yaml\nOUT = secrets/pki\n', 'all:\n\t@echo infra-default-goal\n');
-    fs.writeFileSync(
-      path.join(repo, 'cluster.yaml'),
-      'master:\n  hostname: k8s-master\n  ip: 10.20.30.40\nnodes:\n  - { name: k8s-node-1, ip: 10.20.30.41 }\n',
-    );
+    // the embedded default spec as a file, and the PKI made from it above (generating another costs seconds)
+    const init = run([process.execPath, cli, 'init', 'cluster.yaml'], { cwd: repo });
+    expect(init.status === 0 ? 0 : explain(init)).toBe(0);
+    fs.mkdirSync(path.dirname(out));
+    fs.cpSync(stash, out, { recursive: true, preserveTimestamps: true });
   });
 
   test('including kubepki.mk does not take over the default goal', () => {
@@ -127,31 +149,31 @@ describe('kubepki.mk with SPEC and OUT', () => {
     expect(r.stdout.trim()).toBe('infra-default-goal');
   });
 
-  test('make pki uses the spec file and writes OUT', () => {
-    ok(make(['pki'], repo));
-    expect(fs.existsSync(path.join(repo, 'secrets/pki/ca.key'))).toBe(true);
-    const text = run(['openssl', 'x509', '-in', path.join(repo, 'secrets/pki/server.crt'), '-noout', '-text']).stdout;
-    expect(text).toContain('IP Address:10.20.30.40');
-    ok(make(['pki-verify'], repo));
-  });
-
-  test('make pki re-runs kubepki only when the spec is newer, and that run changes no PKI file', () => {
-    const out = path.join(repo, 'secrets/pki');
-    expect(ok(make(['pki'], repo)).stdout).toContain("Nothing to be done for 'pki'");
-
+  test('make pki passes --spec and --out, and generate on the matching PKI changes no PKI file', () => {
     const before = snapshot(out);
-    const future = new Date(Date.now() + 5000);
-    fs.utimesSync(path.join(repo, 'cluster.yaml'), future, future);
-    const r = ok(make(['pki'], repo));
+    const r = ok(make(['pki'], repo)); // the spec file is newer than the copied manifest.json
     expect(r.stdout).toContain(`${cli} generate --spec cluster.yaml --out secrets/pki`);
     const after = snapshot(out);
     for (const f of Object.keys(before)) {
-      if (f === 'manifest.json') continue; // make's own touch records the new spec time
+      if (f === 'manifest.json') continue; // make's own touch records the spec's time
       expect([f, after[f]]).toEqual([f, before[f]]);
     }
-    expect(after['manifest.json']!.sha256).toBe(before['manifest.json']!.sha256);
+    ok(make(['pki-verify'], repo));
+  });
 
-    fs.utimesSync(path.join(out, 'manifest.json'), new Date(Date.now() + 10000), new Date(Date.now() + 10000));
+  test('make pki then does nothing, until the spec is newer than manifest.json', () => {
     expect(ok(make(['pki'], repo)).stdout).toContain("Nothing to be done for 'pki'");
+    const future = new Date(Date.now() + 5000);
+    fs.utimesSync(path.join(repo, 'cluster.yaml'), future, future);
+    expect(ok(make(['pki'], repo)).stdout).toContain(`${cli} generate --spec cluster.yaml`);
+    const later = new Date(Date.now() + 10000);
+    fs.utimesSync(path.join(out, 'manifest.json'), later, later);
+    expect(ok(make(['pki'], repo)).stdout).toContain("Nothing to be done for 'pki'");
+  });
+
+  test('make pki-plan passes the spec', () => {
+    const r = ok(make(['pki-plan'], repo));
+    expect(r.stdout).toContain(`${cli} plan --spec cluster.yaml`);
+    expect(r.stdout).toMatch(/genrsa/);
   });
 });
