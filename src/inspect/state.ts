@@ -1,11 +1,13 @@
 // Reads an existing PKI folder against the plan and decides what a run must do:
 // make what is missing, re-issue what no longer matches the spec (keeping its key), leave the rest.
 // A CA is never replaced: a CA that does not fit the spec is an error that names the way out.
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import { paths, SA, type CertRow } from '../catalog/certs.js';
 import { EnvError, UsageError } from '../errors.js';
 import { certSteps, type Plan, type Step } from '../plan/plan.js';
 import { checkCert, checkCsr, checkKey, type Problem } from '../run/checks.js';
-import { readIn } from '../run/fsutil.js';
+import { readIn, STATE_DIR } from '../run/fsutil.js';
 import { readCertificate, readPrivateKey, readPublicKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
 export interface Decision {
@@ -40,6 +42,24 @@ function caMisfit(out: string, row: CertRow, problems: Problem[]): EnvError {
         ? `${p.key} and ${p.crt} are not one key pair (one of them was replaced). kubepki never replaces a CA: restore the CA files from a backup, or move both away to start a new CA.`
         : `kubepki never replaces a CA: restore the CA files from a backup, or move ${p.key} and ${p.crt} away to start a new CA.`,
   ]);
+}
+
+/** The backup (OUT-relative) of `keyRel` that kubepki made when it replaced a key, and that the
+ *  certificate belongs to; undefined when there is none. */
+async function backedUpKeyOf(out: string, keyRel: string, cert: CertInfo): Promise<string | undefined> {
+  const root = path.join(STATE_DIR, 'backup');
+  const runs = await fsp.readdir(path.join(out, root)).catch(() => [] as string[]);
+  for (const run of runs.sort().reverse()) {
+    const rel = path.join(root, run, keyRel);
+    const pem = await readIn(out, rel).catch(() => undefined);
+    if (!pem) continue;
+    try {
+      if (cert.x509.checkPrivateKey(readPrivateKey(pem.toString('utf8')).key)) return rel;
+    } catch {
+      /* not a key */
+    }
+  }
+  return undefined;
 }
 
 /** generate: the steps of the plan that this folder still needs. */
@@ -109,6 +129,14 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
     }
     const c = checkCert(p.crt, crtText, row, key, signer.cert, { now });
     const mismatch = c.problems.find((x) => x.code === 'key-mismatch');
+    const rekeyed = mismatch && c.info ? await backedUpKeyOf(out, p.key, c.info) : undefined;
+    if (rekeyed) {
+      // a `renew --rekey` was stopped after the new key was in place and before its certificate:
+      // the certificate belongs to the key that run backed up, so the key on disk is the new one
+      pick(row.id, ['csr', 'sign']);
+      decisions.push({ unit: row.id, status: 'reissue', reasons: [`${p.key} is the new key of an interrupted renew --rekey (the old key is in ${rekeyed}): certificate re-issued for it`] });
+      continue;
+    }
     if (mismatch) {
       throw new EnvError(`${p.key} does not match ${p.crt} in ${out}: one of them was replaced`, [
         `kubepki will not guess which is right: restore the original, or run \`kubepki renew ${row.id} --rekey\` to make a new key and certificate`,
