@@ -2,7 +2,7 @@
 // (pid, host, command, start time). A lock whose holder is gone (same host, pid not alive) is
 // stale: it is taken over under a second O_EXCL file (lock.takeover), so two runs that both find
 // the stale lock cannot both take it.
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EnvError } from '../errors.js';
@@ -20,18 +20,38 @@ export interface Lock {
   tookOverFrom?: LockInfo;
 }
 
-function alive(pid: number): boolean {
+/** Is the holder of this lock still running? Same host only. A pid that is alive but started
+ *  after the lock was taken is another process that got the number again (a reboot, a restarted
+ *  container where kubepki may even have the same pid as the killed run): the lock is stale. */
+function holderAlive(l: LockInfo): boolean {
+  if (l.pid === process.pid) return false; // we have not taken it: a previous process with our pid
   try {
-    process.kill(pid, 0);
-    return true;
+    process.kill(l.pid, 0);
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const started = processStartMs(l.pid);
+  return !(started !== undefined && started > Date.parse(l.started) + 2000);
+}
+
+/** When a process started (ms since the epoch), from /proc on Linux; undefined elsewhere. */
+function processStartMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after "(comm)": state is field 3, starttime field 22 (clock ticks since boot, USER_HZ = 100)
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const btime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    return Number.isFinite(ticks) && Number.isFinite(btime) ? (btime + ticks / 100) * 1000 : undefined;
+  } catch {
+    return undefined;
   }
 }
 
 async function readLock(file: string): Promise<LockInfo | null | undefined> {
   try {
-    return JSON.parse(await fsp.readFile(file, 'utf8')) as LockInfo;
+    const l = JSON.parse(await fsp.readFile(file, 'utf8')) as LockInfo;
+    if (!Number.isInteger(l?.pid) || l.pid <= 0 || typeof l.host !== 'string' || Number.isNaN(Date.parse(l.started))) return null;
+    return l;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     return null; // unreadable: being written right now, or garbage
@@ -78,7 +98,7 @@ export async function acquireLock(out: string, command: string): Promise<Lock> {
       }
       continue;
     }
-    if (holder.host !== me.host || alive(holder.pid)) {
+    if (holder.host !== me.host || holderAlive(holder)) {
       throw new EnvError(`${out} is in use by another kubepki run: ${describe(holder)}`, [
         holder.host !== me.host
           ? `the lock was taken on another host; if that run is gone, remove ${file}`
