@@ -139,7 +139,7 @@ log "imported stand-in as $BASE_FULL ($((SECONDS - t0)) s): Debian bookworm minb
 
 # ---- 4. build the image from the Dockerfile --------------------------------
 t0=$SECONDS
-log "podman build --pull=never -t $IMAGE $ROOT"
+log "podman build --pull=never -t $IMAGE $ROOT ($(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo 'not a git checkout'))"
 podman build --pull=never -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT" >"$WORK/build.log" 2>&1 \
   || { tail -40 "$WORK/build.log"; die "podman build"; }
 BUILD_S=$((SECONDS - t0))
@@ -218,6 +218,13 @@ check "verify --spec /cluster.yaml --out /pki as uid 4242 exits 0" \
 check "keys 0600 and all files owned by the --user uid 4242" modes_ok "$V2" 4242
 check "the spec was used (server.crt has IP 10.20.30.40)" \
   bash -c "openssl x509 -in '$V2/server.crt' -noout -text | grep -q 'IP Address:10.20.30.40'"
+
+# ---- 5b'. a bind-mounted folder the container user cannot write --------------
+V3=$WORK/vol-root; install -d -m 0755 -o 0 -g 0 "$V3"
+set +e; run -v "$V3:/pki" "$IMAGE" >"$WORK/gen-root.log" 2>&1; rc=$?; set -e
+sed 's/^/    | /' "$WORK/gen-root.log"
+check "a root-owned volume: exit 1 with the reason, nothing written (got $rc)" \
+  bash -c "[ $rc = 1 ] && grep -q 'not writable' '$WORK/gen-root.log' && [ -z \"\$(ls -A '$V3')\" ]"
 
 # ---- 5c. no bind mount: the anonymous /pki volume is writable ---------------
 check "default CMD with only the anonymous VOLUME /pki" logged gen-anon run "$IMAGE"
