@@ -11,6 +11,7 @@ import { checkCert, checkKey, checkMode, type Problem } from '../run/checks.js';
 import { modeOf, readIn } from '../run/fsutil.js';
 import { subjectText } from '../run/runner.js';
 import { serviceClusterIp } from '../spec/schema.js';
+import { rbacNameProblems } from '../spec/rbac.js';
 import { firstServiceIp, parseCidr, canonicalIp, ipVersion } from '../spec/net.js';
 import { readCertificate, readPrivateKey, readPublicKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
@@ -33,7 +34,6 @@ export interface VerifyReport {
   problems: Problem[];
 }
 
-const KNOWN_SYSTEM = /^system:(node:[a-z0-9.-]+|nodes|masters|kube-controller-manager|kube-scheduler|kube-proxy|serviceaccounts?(:.*)?|authenticated|bootstrappers(:.*)?|monitoring|public-info-viewer)$/;
 
 /** RBAC hygiene of a CN or O value on disk: typos that would silently bind nothing (or too much). */
 export function identityProblems(file: string, row: CertRow, c: CertInfo): Problem[] {
@@ -43,10 +43,7 @@ export function identityProblems(file: string, row: CertRow, c: CertInfo): Probl
       if (a.type !== 'CN' && a.type !== 'O') continue;
       const v = a.value;
       const say = (code: string, m: string) => out.push({ file, code, message: `${a.type} ${JSON.stringify(v)} ${m}` });
-      if (/,/.test(v)) say('rbac-identity', 'contains a comma: RBAC sees it as one name, not a list (use one O per group)');
-      if (v !== v.trim() || /\s{2,}/.test(v) || (v.startsWith('system:') && /\s/.test(v))) say('rbac-identity', 'contains stray spaces');
-      if (/^system:(system:|syste?m?:)/.test(v)) say('rbac-identity', 'repeats the system: prefix (a typo?)');
-      else if (v.startsWith('system:') && !/\s/.test(v) && !KNOWN_SYSTEM.test(v)) say('rbac-identity', 'is not a name Kubernetes defines under system:');
+      for (const m of rbacNameProblems(v)) say('rbac-identity', m);
       if (a.type === 'O' && v === 'system:masters' && !row.mayBeMaster) say('rbac-masters', 'grants unrestricted cluster-admin (system:masters) to an identity other than admin');
     }
   }

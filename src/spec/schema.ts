@@ -2,6 +2,7 @@
 // the rest of the code uses the inferred, fully defaulted type.
 import { z } from 'zod';
 import { canonicalIp, firstServiceIp, ipVersion, isDns1123Label, isDns1123Subdomain, parseCidr } from './net.js';
+import { looksLikeRdn, rbacNameProblems } from './rbac.js';
 
 const show = (v: unknown) => JSON.stringify(v);
 
@@ -44,6 +45,8 @@ const subjectValue = z.string().superRefine((v, ctx) => {
   // eslint-disable-next-line no-control-regex
   else if (/[\u0000-\u001f\u007f]/.test(v)) ctx.addIssue({ code: 'custom', message: `${show(v)} contains a control character (NUL, newline, …)` });
   else if (v !== v.trim()) ctx.addIssue({ code: 'custom', message: `${show(v)} has leading or trailing spaces` });
+  else if (looksLikeRdn(v)) ctx.addIssue({ code: 'custom', message: `${show(v)} looks like more subject fields ("/X=…"): a value cannot add a field to the subject; put each group in its own organizations entry` });
+  else for (const m of rbacNameProblems(v)) ctx.addIssue({ code: 'custom', message: `${show(v)} ${m}` });
 });
 
 const days = z.number().int('must be a whole number of days').min(1, 'must be at least 1 day').max(36500, 'must be at most 36500 days (100 years)');
