@@ -61,6 +61,8 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
     const sel = await select(plan, out);
     let ossl: Promise<Openssl> | undefined;
     const openssl = () => (ossl ??= preflight(opensslBinary(opts.openssl)));
+    // no openssl (or one too old) fails before any step writes a file
+    if (sel.steps.some((s) => s.argv)) await openssl();
     const jobs = opts.jobs ?? Math.max(1, os.availableParallelism());
     const prog = progress(o, opts.json, sel.steps.length);
     let outcomes: StepOutcome[];

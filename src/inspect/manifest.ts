@@ -4,7 +4,8 @@
 import path from 'node:path';
 import type { Plan } from '../plan/plan.js';
 import { commandLine } from '../render/script.js';
-import { readIn, sha256, writeAtomic, modeOf } from '../run/fsutil.js';
+import { EnvError } from '../errors.js';
+import { describeWriteError, readIn, sha256, writeAtomic, modeOf } from '../run/fsutil.js';
 import { subjectText } from '../run/runner.js';
 import { readCertificate } from '../x509/inspect.js';
 
@@ -52,6 +53,10 @@ export async function writeManifest(plan: Plan, out: string, source: string, ver
   const text = JSON.stringify(await buildManifest(plan, out, source, version), null, 2) + '\n';
   const before = await readIn(out, 'manifest.json');
   if (before && before.toString('utf8') === text) return false;
-  await writeAtomic(path.join(out, 'manifest.json'), text, 0o644, tmpDir);
+  try {
+    await writeAtomic(path.join(out, 'manifest.json'), text, 0o644, tmpDir);
+  } catch (e) {
+    throw new EnvError(`cannot write manifest.json in ${out}: ${describeWriteError(e)}`, ['every other file was written and checked; free the space (or fix the permissions) and run the same command again']);
+  }
   return before ? 'replaced' : 'created';
 }

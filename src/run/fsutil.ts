@@ -3,7 +3,7 @@
 import { constants, promises as fsp } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { EnvError } from '../errors.js';
+import { EnvError, type KubepkiError } from '../errors.js';
 
 export const STATE_DIR = '.kubepki';
 
@@ -114,4 +114,20 @@ export function describeWriteError(e: unknown): string {
     default:
       return (e as Error).message;
   }
+}
+
+/** A step's failure whose real cause may be a full disk gets that cause first: openssl does not
+ *  always say so (genrsa exits 0 leaving an empty key when its final write fails). */
+export async function explainFullDisk<E extends KubepkiError>(e: E, dir: string): Promise<E> {
+  try {
+    const s = await fsp.statfs(dir);
+    const free = s.bavail * s.bsize;
+    if ((free < 256 * 1024 || s.ffree === 0) && !/no space left/i.test(e.message)) {
+      e.message = `no space left on the device (${Math.floor(free / 1024)} KiB free where ${dir} is): ${e.message}`;
+      e.details.push('free some space (or pass another --out) and run the same command again: what was checked is kept, the rest is made');
+    }
+  } catch {
+    /* statfs is only a hint */
+  }
+  return e;
 }

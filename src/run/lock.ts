@@ -6,7 +6,7 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EnvError } from '../errors.js';
-import { STATE_DIR } from './fsutil.js';
+import { describeWriteError, STATE_DIR } from './fsutil.js';
 
 export interface LockInfo {
   pid: number;
@@ -66,7 +66,7 @@ async function createExclusive(file: string, info: LockInfo): Promise<boolean> {
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new EnvError(`cannot create the lock ${file}: ${(e as Error).message}`);
+    throw new EnvError(`cannot create the lock ${file}: ${describeWriteError(e)}`, [`kubepki keeps its lock and staging folders in ${path.dirname(file)}: it must be a folder this user can write`]);
   }
 }
 
@@ -74,7 +74,12 @@ const describe = (l: LockInfo) => `pid ${l.pid} on ${l.host}, \`${l.command}\`, 
 
 export async function acquireLock(out: string, command: string): Promise<Lock> {
   const dir = path.join(out, STATE_DIR);
-  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+    const inTheWay = e.code === 'EEXIST' || e.code === 'ENOTDIR';
+    throw new EnvError(`cannot create ${dir}: ${inTheWay ? 'a file is in the way' : describeWriteError(e)}`, [
+      `kubepki keeps its lock and staging folders there: ${inTheWay ? 'move that file away' : 'it must be writable by the user who runs kubepki'}`,
+    ]);
+  });
   const file = path.join(dir, 'lock');
   const me: LockInfo = { pid: process.pid, host: os.hostname(), command, started: new Date().toISOString() };
   const release = async () => {

@@ -15,7 +15,7 @@ import { fillKubeconfig } from '../render/kubeconfig.js';
 import { commandLine } from '../render/script.js';
 import { readCertificate, readPrivateKey, readPublicKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 import { checkCert, checkCsr, checkKey, checkSerial, type Problem } from './checks.js';
-import { describeWriteError, ensureDir, modeOf, readIn, writeAtomic } from './fsutil.js';
+import { describeWriteError, ensureDir, explainFullDisk, modeOf, readIn, writeAtomic } from './fsutil.js';
 
 export type StepStatus = 'created' | 'replaced' | 'unchanged';
 
@@ -234,7 +234,7 @@ async function runOpensslStep(step: Step, index: number, ctx: RunContext, signal
     const status = await promote(step, stage, ctx);
     return { step, index, status, command, checked, ms: performance.now() - t0, timing };
   } catch (e) {
-    if (e instanceof KubepkiError) throw e;
+    if (e instanceof KubepkiError) throw await explainFullDisk(e, ctx.out);
     throw new StepError(`step ${step.id} could not complete: ${describeWriteError(e)}`, step.id, command, '');
   } finally {
     await fsp.rm(stage, { recursive: true, force: true }).catch(() => undefined);
