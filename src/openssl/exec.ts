@@ -33,7 +33,9 @@ export function opensslBinary(flag?: string): string {
 
 const text = (chunks: Buffer[]) => Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 
-function spawn(binary: string, argv: string[], cwd: string, signal?: AbortSignal): Promise<OpensslResult> {
+/** Runs one process. Steps write files with -out and print nothing kubepki reads on stdout:
+ *  their stdout is not collected (one pipe less per process); stderr always is. */
+function spawn(binary: string, argv: string[], cwd: string, signal?: AbortSignal, collectStdout = false): Promise<OpensslResult> {
   return new Promise((resolve) => {
     const startedAt = performance.now();
     if (signal?.aborted) {
@@ -69,13 +71,13 @@ function spawn(binary: string, argv: string[], cwd: string, signal?: AbortSignal
       resolve({ ...r, startedAt, exitedAt: exitedAt || performance.now() });
     };
     try {
-      child = spawnChild(binary, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      child = spawnChild(binary, argv, { cwd, stdio: ['ignore', collectStdout ? 'pipe' : 'ignore', 'pipe'], detached: true });
     } catch (e) {
       settle({ exitCode: -1, stdout: '', stderr: '', failure: `failed to start: ${(e as Error).message}` });
       return;
     }
     signal?.addEventListener('abort', onAbort, { once: true });
-    child.stdout!.on('data', (d: Buffer) => out.push(d));
+    child.stdout?.on('data', (d: Buffer) => out.push(d));
     child.stderr!.on('data', (d: Buffer) => err.push(d));
     child.on('error', (e: NodeJS.ErrnoException) => {
       // could not start (ENOENT, EACCES): no 'exit' follows
@@ -93,7 +95,7 @@ function spawn(binary: string, argv: string[], cwd: string, signal?: AbortSignal
 
 /** Preflight: `openssl version`, once. OpenSSL 3 is required (genrsa's PKCS#8 output, -CAcreateserial's random serials). */
 export async function preflight(binary: string): Promise<Openssl> {
-  const r = await spawn(binary, ['version'], process.cwd());
+  const r = await spawn(binary, ['version'], process.cwd(), undefined, true);
   if (r.failure === 'not found') {
     throw new EnvError(`openssl not found: ${binary}`, [
       'kubepki runs the real openssl binary. Install it (Debian/Ubuntu: apt-get install openssl) or point --openssl / KUBEPKI_OPENSSL at it.',
