@@ -5,7 +5,7 @@ import { flagFiles } from '../catalog/flags.js';
 import { kubeconfigRows } from '../catalog/kubeconfigs.js';
 import { renderConfigs } from '../render/cnf.js';
 import { renderFlagFile } from '../render/flags.js';
-import { kubeconfigTemplate, type KubeconfigTemplate } from '../render/kubeconfig.js';
+import { kubeconfigEmbeds, kubeconfigTemplate, type KubeconfigTemplate } from '../render/kubeconfig.js';
 import { escapeSubjValue } from '../x509/der.js';
 import type { Spec } from '../spec/schema.js';
 
@@ -169,14 +169,18 @@ export function buildPlan(spec: Spec): Plan {
     if (row.id === 'apiserver') steps.push(...saSteps(spec));
   }
   for (const k of kubeconfigRows(rows)) {
-    const t = kubeconfigTemplate(spec, k);
     steps.push({
       id: `kubeconfig:${k.name}`,
       unit: k.path,
       action: 'kubeconfig',
-      kubeconfig: t,
-      reads: spec.kubeconfig.embedCerts ? [...new Set(t.embeds.values())] : [],
-      outputs: [{ path: k.path, type: 'text', mode: t.secret ? 0o600 : 0o644 }],
+      // rendered when read (by the runner when the step runs, by plan when it prints): with a
+      // thousand nodes the plan does not hold a thousand rendered kubeconfigs for the whole run,
+      // and generate's first openssl process does not wait for them
+      get kubeconfig() {
+        return kubeconfigTemplate(spec, k);
+      },
+      reads: [...new Set(kubeconfigEmbeds(spec, k))],
+      outputs: [{ path: k.path, type: 'text', mode: spec.kubeconfig.embedCerts ? 0o600 : 0o644 }],
       row: k.cert,
       title: `${k.path}: ${k.cert.cn}`,
     });

@@ -19,8 +19,16 @@ export function apiserverUrl(spec: Spec): string {
   return `https://${ip}:${spec.master.securePort}`;
 }
 
+/** The files a kubeconfig embeds, in placeholder order: CA, certificate, key (none when it names
+ *  files under install.dir). The plan's dependencies come from this without rendering. */
+export function kubeconfigEmbeds(spec: Spec, row: KubeconfigRow): string[] {
+  const p = paths(row.cert);
+  return spec.kubeconfig.embedCerts ? ['ca.crt', p.crt, p.key] : [];
+}
+
 export function kubeconfigTemplate(spec: Spec, row: KubeconfigRow): KubeconfigTemplate {
   const p = paths(row.cert);
+  const [caFile, crtFile, keyFile] = kubeconfigEmbeds(spec, row);
   const embeds = new Map<string, string>();
   const embed = (file: string) => {
     const ph = `KUBEPKIEMBED${embeds.size}X`;
@@ -38,14 +46,14 @@ export function kubeconfigTemplate(spec: Spec, row: KubeconfigRow): KubeconfigTe
     clusters: [
       {
         name: cluster,
-        cluster: { ...(e ? { 'certificate-authority-data': embed('ca.crt') } : { 'certificate-authority': host('ca.crt') }), server: apiserverUrl(spec) },
+        cluster: { ...(e ? { 'certificate-authority-data': embed(caFile) } : { 'certificate-authority': host('ca.crt') }), server: apiserverUrl(spec) },
       },
     ],
     users: [
       {
         name: user,
         user: e
-          ? { 'client-certificate-data': embed(p.crt), 'client-key-data': embed(p.key) }
+          ? { 'client-certificate-data': embed(crtFile), 'client-key-data': embed(keyFile) }
           : { 'client-certificate': host(p.crt), 'client-key': host(p.key) },
       },
     ],
