@@ -107,7 +107,10 @@ describe('SIGKILL of kubepki generate', () => {
   test('SIGTERM stops cleanly: exit 143, a plain message, no lock and no staging left', async () => {
     const out = path.join(tmpDir('kubepki-term-'), 'pki');
     const p = kubepkiAsync(['generate', '--spec', spec, '--out', out, '--jobs', '2'], { env: fakeEnv('slow', { FAKE_OPENSSL_SLEEP: '0.3' }) });
-    await new Promise<void>((resolve) => p.child.stdout.on('data', () => /\[\s*3\/\d+\]/.test(p.out()) && resolve()));
+    await new Promise<void>((resolve, reject) => {
+      p.child.stdout.on('data', () => /\[\s*3\/\d+\]/.test(p.out()) && resolve());
+      p.done.then((r) => reject(new Error(`the run ended before its third step (exit ${r.code}):\n${r.stdout}\n${r.stderr}`)));
+    });
     p.child.kill('SIGTERM');
     const res = await p.done;
     expect(res.code).toBe(143);
@@ -124,7 +127,7 @@ describe('SIGKILL of kubepki renew', () => {
     expectExit(kubepki(['generate', '--spec', spec, '--out', base, '--jobs', '2']), 0);
   });
 
-  test.each([1, 4])('renew --all --rekey killed right after its new key number %i is in place: generate completes the PKI with the CA unchanged', async (n) => {
+  test.each([2])('renew --all --rekey killed right after its new key number %i is in place: generate completes the PKI with the CA unchanged', async (n) => {
     const out = copyDir(base);
     const ca = snapshot(out);
     // a slowed-down openssl, so that the kill surely comes before that key's certificate

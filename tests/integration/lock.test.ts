@@ -20,7 +20,10 @@ beforeAll(() => {
 });
 afterAll(() => cleanupTmp());
 
-const slow = () => fakeEnv('slow', { FAKE_OPENSSL_SLEEP: '0.25' });
+// a slowed-down openssl (test-only wrapper) keeps the first run busy for a few seconds
+const slow = () => fakeEnv('slow', { FAKE_OPENSSL_SLEEP: '0.8' });
+/** a spec with work to do on a copy of the base PKI: a new node (three openssl steps) */
+const node2 = () => writeSpec(work, SPEC + '  - { name: k8s-node-2, ip: 127.0.0.3 }\n', 'node2.yaml');
 const lockFile = (out: string) => path.join(out, '.kubepki', 'lock');
 
 function writeLock(out: string, l: Record<string, unknown> | string) {
@@ -42,10 +45,13 @@ function timed(args: string[], env?: NodeJS.ProcessEnv): CliResult & { ms: numbe
 
 describe('one run at a time per folder', () => {
   test('a second generate while one runs fails at once, naming the holder; the first completes', async () => {
-    const out = path.join(tmpDir('kubepki-two-'), 'pki');
-    const a = kubepkiAsync(['generate', '--spec', spec, '--out', out, '--jobs', '2'], { env: slow() });
-    // the lock is held once a step has run
-    await new Promise<void>((resolve) => a.child.stdout.on('data', () => /\[\s*1\/\d+\]/.test(a.out()) && resolve()));
+    const out = copyDir(base);
+    const a = kubepkiAsync(['generate', '--spec', node2(), '--out', out, '--jobs', '2'], { env: slow() });
+    // the lock is held once a step has been printed
+    await new Promise<void>((resolve, reject) => {
+      a.child.stdout.on('data', () => /^\[\s*\d+\/\d+\] \$ openssl/m.test(a.out()) && resolve());
+      a.done.then((r) => reject(new Error(`the first run ended before its first openssl step (exit ${r.code}):\n${r.stdout}\n${r.stderr}`)));
+    });
     const b = timed(['generate', '--spec', spec, '--out', out]);
     expectExit(b, 1);
     expect(b.stderr).toContain(`kubepki: error: ${out} is in use by another kubepki run: pid ${a.child.pid} on ${os.hostname()}, \`kubepki generate\`, since `);
@@ -58,18 +64,18 @@ describe('one run at a time per folder', () => {
     const ra = await a.done;
     expectExit(ra, 0);
     expect(existsSync(lockFile(out))).toBe(false);
-    expectExit(kubepki(['verify', '--spec', spec, '--out', out]), 0);
+    expectExit(kubepki(['verify', '--spec', node2(), '--out', out]), 0);
   });
 
   test('two generates started at the same moment on one folder: exactly one runs, the other names it', async () => {
-    const out = path.join(tmpDir('kubepki-race-'), 'pki');
-    const runs = [0, 1].map(() => kubepkiAsync(['generate', '--spec', spec, '--out', out, '--jobs', '2'], { env: slow() }));
+    const out = copyDir(base);
+    const runs = [0, 1].map(() => kubepkiAsync(['generate', '--spec', node2(), '--out', out, '--jobs', '2'], { env: slow() }));
     const res = await Promise.all(runs.map((r) => r.done));
     const codes = res.map((r) => r.code).sort();
     if (codes.join() !== '0,1') throw new Error(`expected one success and one refusal, got ${codes}:\n${res.map((r) => r.stdout + r.stderr).join('\n---\n')}`);
     const loser = res.findIndex((r) => r.code === 1);
     expect(res[loser].stderr).toContain(`in use by another kubepki run: pid ${runs[1 - loser].child.pid} `);
-    expectExit(kubepki(['verify', '--spec', spec, '--out', out]), 0);
+    expectExit(kubepki(['verify', '--spec', node2(), '--out', out]), 0);
     expect(readdirSync(path.join(out, '.kubepki'))).toEqual([]);
   });
 
