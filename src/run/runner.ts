@@ -79,18 +79,41 @@ function fail(step: Step, problems: Problem[], command?: string): never {
   );
 }
 
+/** A certificate's key is checked after genrsa, again with its request and again with its
+ *  certificate; a CA's certificate is read for every signing. Parsing an RSA key costs ~1 ms of
+ *  the main thread, so the last few parses are kept, keyed by the file's exact text (a file that
+ *  changed is parsed again). Small and bounded: memory does not grow with the node count. */
+class ParseCache<T> {
+  private m = new Map<string, { text: string; value: T }>();
+  constructor(private size = 32) {}
+  get(rel: string, text: string, parse: () => T): T {
+    const hit = this.m.get(rel);
+    if (hit && hit.text === text) return hit.value;
+    const value = parse();
+    this.m.delete(rel);
+    this.m.set(rel, { text, value });
+    if (this.m.size > this.size) this.m.delete(this.m.keys().next().value!);
+    return value;
+  }
+}
+const keyCache = new ParseCache<ReturnType<typeof checkKey>>();
+const certCache = new ParseCache<CertInfo>();
+
 /** Checks the outputs of a step; returns one human line per output. */
 async function checkOutputs(step: Step, files: Files, ctx: RunContext, command?: string): Promise<string[]> {
   const row = step.row;
   const lines: string[] = [];
   const key = async (rel: string, bits: number): Promise<KeyInfo> => {
-    const r = checkKey(rel, await files.text(rel), { keyBits: bits });
+    const text = await files.text(rel);
+    const r = keyCache.get(`${rel}:${bits}`, text, () => checkKey(rel, text, { keyBits: bits }));
     if (r.problems.length || !r.info) fail(step, r.problems, command);
     return r.info;
   };
   const signerOf = async (r: CertRow): Promise<CertInfo | undefined> => {
     if (!r.signer) return undefined;
-    return readCertificate(await files.text(paths(ctx.rowsById.get(r.signer)!).crt));
+    const rel = paths(ctx.rowsById.get(r.signer)!).crt;
+    const text = await files.text(rel);
+    return certCache.get(rel, text, () => readCertificate(text));
   };
   const now = ctx.now();
   switch (step.action) {
@@ -268,9 +291,28 @@ async function runFileStep(step: Step, index: number, ctx: RunContext, timing: T
   return { step, index, status, checked, ms: performance.now() - t0, timing };
 }
 
-/** A small binary min-heap of step indexes: the lowest ready index runs first (plan order). */
+/** With jobs > 1, the order among ready openssl steps: the plan's order (each certificate's key,
+ *  request and signing follow each other, and a signing, next in its CA's serial chain, goes
+ *  before the keys of later certificates), except that steps with no signing anywhere behind
+ *  them go last: the service-account key, whose only follower is its .pub. When the last key to
+ *  finish is one of those, no chain of signings is left to run on one core after it. Linear:
+ *  dependents always come later in the plan. Returns a rank per step (0 first, then 1). */
+function priorities(steps: Step[], dependents: number[][]): number[] {
+  const signs = new Array<boolean>(steps.length).fill(false);
+  for (let i = steps.length - 1; i >= 0; i--) {
+    signs[i] = steps[i].action === 'sign' || steps[i].action === 'ca-cert' || dependents[i].some((j) => signs[j]);
+  }
+  return signs.map((x) => (x ? 0 : 1));
+}
+
+/** A small binary min-heap of step indexes ordered by (rank, index): without ranks the lowest
+ *  ready index runs first (plan order). */
 class MinHeap {
   private a: number[] = [];
+  private less: (x: number, y: number) => boolean;
+  constructor(rank?: number[]) {
+    this.less = rank ? (x, y) => rank[x] < rank[y] || (rank[x] === rank[y] && x < y) : (x, y) => x < y;
+  }
   get size() {
     return this.a.length;
   }
@@ -279,7 +321,7 @@ class MinHeap {
     a.push(v);
     for (let i = a.length - 1; i > 0; ) {
       const p = (i - 1) >> 1;
-      if (a[p] <= a[i]) break;
+      if (!this.less(a[i], a[p])) break;
       [a[p], a[i]] = [a[i], a[p]];
       i = p;
     }
@@ -294,8 +336,8 @@ class MinHeap {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
-        if (l < a.length && a[l] < a[m]) m = l;
-        if (r < a.length && a[r] < a[m]) m = r;
+        if (l < a.length && this.less(a[l], a[m])) m = l;
+        if (r < a.length && this.less(a[r], a[m])) m = r;
         if (m === i) break;
         [a[m], a[i]] = [a[i], a[m]];
         i = m;
@@ -313,8 +355,9 @@ const MAX_WRITERS = 8;
  *
  *  Scheduling: a step is ready when every step it depends on is done; among ready steps the
  *  lowest plan index goes first, so each certificate's key, request and signing follow each other
- *  and a signing (next in the CA's serial chain) never waits behind later keys. Up to `jobs`
- *  openssl processes run at once. With jobs > 1, steps that run no process (configs, kubeconfigs,
+ *  and a signing (next in the CA's serial chain) never waits behind later keys; with jobs > 1,
+ *  keys with no signing behind them go last (see priorities). Up to `jobs` openssl processes run
+ *  at once. With jobs > 1, steps that run no process (configs, kubeconfigs,
  *  flag files: a few ms of file writing) do not take one of those slots: they run as soon as they
  *  are ready, beside the openssl processes. With jobs = 1 everything runs one at a time, in
  *  exactly the plan's order (the lowest unfinished index is always ready). */
@@ -325,7 +368,7 @@ export async function runSteps(steps: Step[], ctx: RunContext): Promise<StepOutc
   const dependents: number[][] = steps.map(() => []);
   deps.forEach((d, j) => d.forEach((i) => dependents[i].push(j)));
   const sequential = ctx.jobs <= 1;
-  const procs = new MinHeap();
+  const procs = new MinHeap(sequential ? undefined : priorities(steps, dependents));
   const files = sequential ? procs : new MinHeap();
   const ready = (i: number) => (steps[i].argv ? procs : files).push(i);
   waiting.forEach((w, i) => w === 0 && ready(i));
