@@ -175,6 +175,12 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
     } catch {
       ok = false;
     }
+    if (!ok && pub !== undefined) {
+      // kube-apiserver may already trust this sa.pub: never overwrite it on a guess
+      throw new EnvError(`${SA.pub} in ${out} is not the public half of ${SA.key}: one of them was replaced`, [
+        `kubepki will not guess which is right: restore the original, or move ${SA.pub} away to derive it again from ${SA.key} (tokens signed with another key are then rejected)`,
+      ]);
+    }
     if (!ok) pick(SA.id, ['pubout']);
     decisions.push({ unit: SA.id, status: ok ? 'keep' : 'reissue', reasons: ok ? [] : [`${SA.pub} ${pub === undefined ? 'missing' : `is not the public half of ${SA.key}`}`] });
   }

@@ -200,6 +200,20 @@ describe('a broken PKI folder: exit 1, nothing changed', () => {
     expectExit(kubepki(['verify', '--spec', spec, '--out', out]), 0);
   });
 
+  test('a service-account key pair that is not one pair: neither half is overwritten on a guess', () => {
+    const out = copyDir(base);
+    newKey(path.join(out, 'sa.key'));
+    const before = snapshot(out, true);
+    const r = kubepki(['generate', '--spec', spec, '--out', out]);
+    expectExit(r, 1);
+    expect(r.stderr).toMatch(/sa\.pub in .* is not the public half of sa\.key: one of them was replaced\n.*move sa\.pub away to derive it again/);
+    expect(snapshot(out, true)).toEqual(before);
+    // the way out: sa.pub moved away is derived again from sa.key
+    rmSync(path.join(out, 'sa.pub'));
+    expectExit(kubepki(['generate', '--spec', spec, '--out', out]), 0);
+    expectExit(kubepki(['verify', '--spec', spec, '--out', out]), 0);
+  });
+
   test('a key that is not a key (garbage) is never overwritten', () => {
     const out = copyDir(base);
     writeFileSync(path.join(out, 'clients/kube-proxy.key'), 'garbage\n');
