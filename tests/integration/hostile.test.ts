@@ -5,7 +5,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import path from 'node:path';
 import { CLI, kubepki, ROOT, type CliResult } from '../helpers/cli.js';
 import { cleanupTmp, copyDir, tmpDir } from '../helpers/tmp.js';
-import { REAL_OPENSSL, SPEC, changed, expectExit, fakeEnv, newCa, newKey, snapshot, verifyJson, writeSpec } from '../helpers/pki.js';
+import { SPEC, changed, expectExit, fakeEnv, newCa, newKey, snapshot, verifyJson, writeSpec } from '../helpers/pki.js';
 
 let spec: string;
 let work: string;
@@ -126,7 +126,6 @@ describe('--out that is not a folder kubepki may write: exit 1, nothing written 
     chmodSync(d, 0o755);
     const ro = path.join(d, 'ro');
     mkdirSync(ro, { mode: 0o755 }); // root's, not writable by nobody
-    const out = path.join(d, 'pki');
     const asNobody = (args: string[]): CliResult => {
       const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, CLI, ...args], { cwd: '/', encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
       if (r.error) throw new Error(`this test needs setpriv (util-linux): ${r.error.message}`);
@@ -155,7 +154,6 @@ describe('--out that is not a folder kubepki may write: exit 1, nothing written 
     expectExit(r4, 1);
     expect(r4.stderr).toMatch(/kubepki: error: cannot create the lock .*\.kubepki\/lock: permission denied\n.*must be a folder this user can write/);
     expect(snapshot(pki)).toEqual(baseSnap);
-    void out;
   });
 
   test('OUT/.kubepki is a file: a clear error, not a crash', () => {
@@ -331,4 +329,3 @@ describe('a full disk', () => {
   });
 });
 
-void REAL_OPENSSL;
