@@ -4,7 +4,7 @@
 // OUT (only a staging folder, removed by the next run). Independent steps run at once, up to
 // `jobs`; steps that share a file (every -CAcreateserial signing shares the CA's .srl) keep the
 // plan's order.
-import { promises as fsp } from 'node:fs';
+import { chmodSync, copyFileSync, lstatSync, mkdirSync, promises as fsp, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { paths, SA, type CertRow } from '../catalog/certs.js';
@@ -15,7 +15,7 @@ import { fillKubeconfig } from '../render/kubeconfig.js';
 import { commandLine } from '../render/script.js';
 import { readCertificate, readPrivateKey, readPublicKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 import { checkCert, checkCsr, checkKey, checkSerial, type Problem } from './checks.js';
-import { describeWriteError, ensureDir, explainFullDisk, modeOf, readIn, writeAtomic } from './fsutil.js';
+import { describeWriteError, ensureDir, explainFullDisk, modeOf, readIn, readInSync, writeAtomic } from './fsutil.js';
 
 export type StepStatus = 'created' | 'replaced' | 'unchanged';
 
@@ -60,7 +60,7 @@ class Files {
   ) {}
   async get(rel: string): Promise<Buffer> {
     const base = this.stage && this.produced.has(rel) ? this.stage : this.out;
-    const b = await readIn(base, rel);
+    const b = readInSync(base, rel);
     if (!b) throw new Error(`${rel} is missing`);
     return b;
   }
@@ -218,28 +218,28 @@ async function runOpensslStep(step: Step, index: number, ctx: RunContext, signal
   const command = commandLine(step.argv!, 'openssl');
   const stage = await fsp.mkdtemp(path.join(ctx.tmpRoot, `${index}-`));
   try {
-    // the stage's folders first, then every input at once: a symlink to the file in OUT, except
-    // the serial, which is copied (openssl rewrites it in place) and may not exist yet
+    // the stage's folders, then every input: a symlink to the file in OUT, except the serial,
+    // which is copied (openssl rewrites it in place) and may not exist yet. Synchronous calls:
+    // a dozen tiny ones per step cost less than their trips through the thread pool while
+    // openssl processes hold the CPUs
     const dirs = new Set([...step.reads, ...step.outputs.map((o) => o.path)].map((r) => path.dirname(r)).filter((d) => d !== '.'));
-    await Promise.all([...dirs].map((d) => fsp.mkdir(path.join(stage, d), { recursive: true })));
-    await Promise.all(
-      step.reads.map(async (r) => {
-        const src = path.join(ctx.out, r);
-        const dst = path.join(stage, r);
-        const isSerial = r.endsWith('.srl');
-        try {
-          if (isSerial) await fsp.copyFile(src, dst);
-          else {
-            if (!(await exists(src))) throw Object.assign(new Error(r), { code: 'ENOENT' });
-            await fsp.symlink(src, dst);
-          }
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-          if (isSerial) return; // -CAcreateserial makes it
-          throw new StepError(`step ${step.id} cannot run: its input ${r} is missing`, step.id, command, '');
+    for (const d of dirs) mkdirSync(path.join(stage, d), { recursive: true });
+    for (const r of step.reads) {
+      const src = path.join(ctx.out, r);
+      const dst = path.join(stage, r);
+      const isSerial = r.endsWith('.srl');
+      try {
+        if (isSerial) copyFileSync(src, dst);
+        else {
+          lstatSync(src);
+          symlinkSync(src, dst);
         }
-      }),
-    );
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        if (isSerial) continue; // -CAcreateserial makes it
+        throw new StepError(`step ${step.id} cannot run: its input ${r} is missing`, step.id, command, '');
+      }
+    }
     const res = await openssl.run(step.argv!, stage, signal);
     timing.spawned = res.startedAt;
     timing.exited = res.exitedAt;
@@ -248,10 +248,10 @@ async function runOpensslStep(step: Step, index: number, ctx: RunContext, signal
       throw new StepError(`step ${step.id} failed: openssl ${res.failure ?? `exited with code ${res.exitCode}`}`, step.id, command, res.stderr, step.outputs.map((o) => `${o.path} (${o.type})`));
     }
     for (const o of step.outputs) {
-      const st = await fsp.lstat(path.join(stage, o.path)).catch(() => undefined);
+      const st = lstatSync(path.join(stage, o.path), { throwIfNoEntry: false });
       if (!st || !st.isFile()) throw new StepError(`step ${step.id}: openssl exited 0 but did not write ${o.path}`, step.id, command, res.stderr);
       if (st.size === 0) throw new StepError(`step ${step.id}: openssl wrote an empty ${o.path}`, step.id, command, res.stderr);
-      await fsp.chmod(path.join(stage, o.path), o.mode);
+      chmodSync(path.join(stage, o.path), o.mode);
     }
     const checked = await checkOutputs(step, new Files(ctx.out, stage, new Set(step.outputs.map((o) => o.path))), ctx, command);
     const status = await promote(step, stage, ctx);
@@ -260,7 +260,11 @@ async function runOpensslStep(step: Step, index: number, ctx: RunContext, signal
     if (e instanceof KubepkiError) throw await explainFullDisk(e, ctx.out);
     throw new StepError(`step ${step.id} could not complete: ${describeWriteError(e)}`, step.id, command, '');
   } finally {
-    await fsp.rm(stage, { recursive: true, force: true }).catch(() => undefined);
+    try {
+      rmSync(stage, { recursive: true, force: true });
+    } catch {
+      // a staging folder that cannot be removed is garbage for the next run (it empties tmp/)
+    }
   }
 }
 
