@@ -11,7 +11,8 @@ export interface OpensslResult {
   stderr: string;
   /** set when the process was ended by a signal or could not start */
   failure?: string;
-  /** performance.now() just before the process was started, and when it exited */
+  /** performance.now() when spawn() returned (the process exists: node's fork and the wait for
+   *  exec are not counted) and when it exited */
   startedAt: number;
   exitedAt: number;
 }
@@ -37,7 +38,7 @@ const text = (chunks: Buffer[]) => Buffer.concat(chunks).toString('utf8').replac
  *  their stdout is not collected (one pipe less per process); stderr always is. */
 function spawn(binary: string, argv: string[], cwd: string, signal?: AbortSignal, collectStdout = false): Promise<OpensslResult> {
   return new Promise((resolve) => {
-    const startedAt = performance.now();
+    let startedAt = performance.now();
     if (signal?.aborted) {
       resolve({ exitCode: -1, stdout: '', stderr: '', failure: 'cancelled', startedAt, exitedAt: startedAt });
       return;
@@ -72,6 +73,7 @@ function spawn(binary: string, argv: string[], cwd: string, signal?: AbortSignal
     };
     try {
       child = spawnChild(binary, argv, { cwd, stdio: ['ignore', collectStdout ? 'pipe' : 'ignore', 'pipe'], detached: true });
+      startedAt = performance.now();
     } catch (e) {
       settle({ exitCode: -1, stdout: '', stderr: '', failure: `failed to start: ${(e as Error).message}` });
       return;
