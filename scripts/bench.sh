@@ -56,7 +56,8 @@ spec_of() {
 }
 spec_of "$W2_NODES" "$WORK/w2.yaml"
 
-now_ms() { local t=$EPOCHREALTIME; echo "${t/./}" | awk '{ printf "%.1f", $1 / 1000 }'; }
+# elapsed ms between two $EPOCHREALTIME readings (taken in this shell: no process in between)
+elapsed_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
 
 # run_one WORKLOAD CONTENDER DIR -> prints the wall ms; kubepki also leaves DIR.trace
 run_one() {
@@ -67,14 +68,14 @@ run_one() {
   fi
   local spec=()
   [[ $w == W2 ]] && spec=(--spec "$WORK/w2.yaml")
-  t0=$(now_ms)
+  t0=$EPOCHREALTIME
   case $who in
     kubepki) KUBEPKI_TRACE=$dir.trace node "$CLI" generate --out "$dir" "${spec[@]}" >"$dir.log" 2>&1 || { echo "bench: kubepki failed, see $dir.log" >&2; KEEP=1; exit 1; } ;;
     seq) bash "$BENCH_DIR/baseline-seq.sh" "${mode[@]}" "$dir" "$nodes" >"$dir.log" 2>&1 || { echo "bench: baseline-seq.sh failed, see $dir.log" >&2; exit 1; } ;;
     par) bash "$BENCH_DIR/baseline-par.sh" --seq-sign "${mode[@]}" "$dir" "$nodes" >"$dir.log" 2>&1 || { echo "bench: baseline-par.sh failed, see $dir.log" >&2; exit 1; } ;;
   esac
-  t1=$(now_ms)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", b - a }'
+  t1=$EPOCHREALTIME
+  elapsed_ms "$t0" "$t1"
 }
 
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) printf "%.0f", a[(NR + 1) / 2]; else printf "%.0f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
@@ -85,9 +86,19 @@ echo "kubepki benchmark: $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "  kubepki $(node "$CLI" --version | awk '{print $2}') at $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted src changes)'), node $(node --version)"
 echo "  machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(openssl version)"
 echo "  load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+# node's own start, which every kubepki run pays: median of 9 `node -e 0`
+node_start() { local i t0 t1; for ((i = 0; i < 9; i++)); do t0=$EPOCHREALTIME; "$@" node -e 0; t1=$EPOCHREALTIME; elapsed_ms "$t0" "$t1"; echo; done | median; }
+if [[ -n ${NODE_EXTRA_CA_CERTS:-} ]]; then
+  echo "  node -e 0: $(node_start) ms here; NODE_EXTRA_CA_CERTS is set in this environment (node loads that file at every start):"
+  echo "    without it node -e 0 takes $(node_start env -u NODE_EXTRA_CA_CERTS) ms. kubepki runs as the environment is (the difference is in its times)."
+else
+  echo "  node -e 0: $(node_start) ms"
+fi
 echo "  rounds: $ROUNDS, contenders alternate (order rotates every round), fresh empty folder for each run"
-echo "  W1: default cluster: kubepki default spec (8 keys: + service-account key) vs scripts NODES=1 (7 keys)"
-if [[ $W2_SCRIPTS == full ]]; then
+[[ " $WORKLOADS " == *" W1 "* ]] && echo "  W1: default cluster: kubepki default spec (8 keys: + service-account key) vs scripts NODES=1 (7 keys)"
+if [[ " $WORKLOADS " != *" W2 "* ]]; then
+  :
+elif [[ $W2_SCRIPTS == full ]]; then
   echo "  W2: $W2_NODES kubelets, like with like: kubepki spec of $W2_NODES nodes vs scripts NODES=$W2_NODES in their default mode;"
   echo "      both make CA + apiserver + 4 clients + $W2_NODES kubelets ($((W2_NODES + 6)) certificates); kubepki also the SA key, kubeconfigs, flags, manifest"
 else
