@@ -1,7 +1,7 @@
 // Reading a spec file (YAML or JSON) and turning zod's issues into plain sentences with paths.
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { specSchema, type Spec } from './schema.js';
 import { DEFAULT_SPEC_YAML } from './default.js';
 import { SpecError } from '../errors.js';
