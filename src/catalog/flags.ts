@@ -108,6 +108,7 @@ export const FLAG_RULES: FlagRule[] = [
   { component: 'kube-controller-manager', flag: '--authorization-kubeconfig', value: kc('kube-controller-manager'), source: 'kube-controller-manager reference' },
   { component: 'kube-controller-manager', flag: '--service-account-private-key-file', value: (c) => c.host(SA.key), source: 'the source document, §1.2' },
   { component: 'kube-controller-manager', flag: '--root-ca-file', value: (c) => c.host('ca.crt'), source: 'the source document, §1.2' },
+  { component: 'kube-controller-manager', flag: '--client-ca-file', value: (c) => c.host('ca.crt'), source: 'kube-controller-manager reference: authenticates clients of its secure port (kubeadm sets it)' },
   { component: 'kube-controller-manager', flag: '--cluster-signing-cert-file', value: (c) => c.host('ca.crt'), source: 'kube-controller-manager reference: signs CSRs with the cluster CA' },
   { component: 'kube-controller-manager', flag: '--cluster-signing-key-file', value: (c) => c.host('ca.key'), source: 'kube-controller-manager reference: signs CSRs with the cluster CA' },
   { component: 'kube-controller-manager', flag: '--service-cluster-ip-range', value: (c) => c.spec.cluster.serviceClusterIpRange, source: 'kube-controller-manager reference' },
