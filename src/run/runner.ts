@@ -24,7 +24,9 @@ export interface StepOutcome {
   index: number;
   status: StepStatus;
   command?: string;
-  /** one line per checked output: what was verified */
+  /** one line per checked output: what was verified. Given to onDone; the outcomes that
+   *  runSteps resolves with no longer carry them (empty), so that a run over a thousand nodes
+   *  does not hold every printed line until its end. */
   checked: string[];
   ms: number;
   /** performance.now() marks: dispatched, openssl started and exited (openssl steps), done; and
@@ -403,9 +405,9 @@ export async function runSteps(steps: Step[], ctx: RunContext): Promise<StepOutc
           timing.done = performance.now();
           if (slot) running--;
           else writing--;
-          outcomes[i] = o;
           done++;
           if (!failure) ctx.onDone?.(o, done, steps.length);
+          outcomes[i] = { ...o, checked: [] };
           for (const j of dependents[i]) if (--waiting[j] === 0) ready(j);
           pump(i);
         },
