@@ -44,6 +44,11 @@ if [[ ${NO_BUILD:-0} != 1 ]]; then (cd "$ROOT" && npm run build --silent); fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kubepki-bench.XXXXXX")
 [[ ${KEEP:-0} == 1 ]] || trap 'rm -rf "$WORK"' EXIT
+# run a private copy of the bundle: a rebuild in a shared working tree during the run
+# (npm test builds) must not change what is measured half-way
+mkdir -p "$WORK/kubepki"
+cp -r "$ROOT/dist" "$ROOT/package.json" "$WORK/kubepki/"
+CLI=$WORK/kubepki/dist/cli.js
 
 # a spec of N nodes: the documented master, nodes node-1..node-N (the scripts' kubelet names)
 spec_of() {
