@@ -1,8 +1,9 @@
-// The only module that spawns a process. openssl runs from an argv array (no shell), stdin ignored.
-// node:child_process directly: execa cost ~140 ms of CPU to import on every generate (about 10 %
-// of the default cluster's run on 2 cores), for the few things used here: argv, cwd, cancel with
-// SIGTERM then SIGKILL, collected output.
-import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
+// The only module that spawns a process: execa 9, argv array (no shell), stdin ignored.
+// Bundled by esbuild, execa costs ~20 ms to load (140 ms unbundled) and ~1.5 ms more CPU per
+// process than a bare child_process.spawn (measured: 2.5 vs 0.9 ms); what it brings is one tested
+// place for start failures, output collection and exit codes. Each openssl leads its own process
+// group (detached), so that a stop ends whatever a wrapper script started too.
+import { execa } from 'execa';
 import { EnvError } from '../errors.js';
 
 export interface OpensslResult {
@@ -32,67 +33,54 @@ export function opensslBinary(flag?: string): string {
   return flag || process.env.KUBEPKI_OPENSSL || 'openssl';
 }
 
-const text = (chunks: Buffer[]) => Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-
 /** Runs one process. Steps write files with -out and print nothing kubepki reads on stdout:
  *  their stdout is not collected (one pipe less per process); stderr always is. */
-function spawn(binary: string, argv: string[], cwd: string, signal?: AbortSignal, collectStdout = false): Promise<OpensslResult> {
-  return new Promise((resolve) => {
-    let startedAt = performance.now();
-    if (signal?.aborted) {
-      resolve({ exitCode: -1, stdout: '', stderr: '', failure: 'cancelled', startedAt, exitedAt: startedAt });
-      return;
-    }
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let exitedAt = 0;
-    let cancelled = false;
-    let killTimer: NodeJS.Timeout | undefined;
-    let settled = false;
-    let child: ChildProcess;
-    // the process leads its own process group, so that a stop ends whatever it started too
-    // (a wrapper script's openssl); a group that is already gone is fine
-    const killGroup = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(-child.pid!, sig);
-      } catch {
-        child.kill(sig);
-      }
-    };
-    const onAbort = () => {
-      cancelled = true;
-      killGroup('SIGTERM');
-      killTimer = setTimeout(() => killGroup('SIGKILL'), FORCE_KILL_MS);
-    };
-    const settle = (r: Omit<OpensslResult, 'startedAt' | 'exitedAt'>) => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      clearTimeout(killTimer);
-      resolve({ ...r, startedAt, exitedAt: exitedAt || performance.now() });
-    };
-    try {
-      child = spawnChild(binary, argv, { cwd, stdio: ['ignore', collectStdout ? 'pipe' : 'ignore', 'pipe'], detached: true });
-      startedAt = performance.now();
-    } catch (e) {
-      settle({ exitCode: -1, stdout: '', stderr: '', failure: `failed to start: ${(e as Error).message}` });
-      return;
-    }
-    signal?.addEventListener('abort', onAbort, { once: true });
-    child.stdout?.on('data', (d: Buffer) => out.push(d));
-    child.stderr!.on('data', (d: Buffer) => err.push(d));
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      // could not start (ENOENT, EACCES): no 'exit' follows
-      if (child.pid === undefined) settle({ exitCode: -1, stdout: '', stderr: '', failure: e.code === 'ENOENT' ? 'not found' : `failed to start: ${e.code ?? e.message}` });
-    });
-    child.on('exit', () => {
-      exitedAt = performance.now();
-    });
-    child.on('close', (code, sig) => {
-      const failure = cancelled ? 'cancelled' : sig ? `killed by ${sig}` : undefined;
-      settle({ exitCode: code ?? -1, stdout: text(out), stderr: text(err), failure });
-    });
+async function spawn(binary: string, argv: string[], cwd: string, signal?: AbortSignal, collectStdout = false): Promise<OpensslResult> {
+  const startedAt = performance.now();
+  if (signal?.aborted) return { exitCode: -1, stdout: '', stderr: '', failure: 'cancelled', startedAt, exitedAt: startedAt };
+  const child = execa(binary, argv, {
+    cwd,
+    stdin: 'ignore',
+    stdout: collectStdout ? 'pipe' : 'ignore',
+    stderr: 'pipe',
+    reject: false,
+    detached: true,
+    cleanup: false,
+    stripFinalNewline: true,
   });
+  const spawnedAt = performance.now();
+  let exitedAt = 0;
+  child.on('exit', () => {
+    exitedAt = performance.now();
+  });
+  let cancelled = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const killGroup = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, sig);
+    } catch {
+      child.kill(sig);
+    }
+  };
+  const onAbort = () => {
+    cancelled = true;
+    killGroup('SIGTERM');
+    killTimer = setTimeout(() => killGroup('SIGKILL'), FORCE_KILL_MS);
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const r = await child;
+    let failure: string | undefined;
+    if (cancelled) failure = 'cancelled';
+    else if (r.exitCode === undefined) {
+      const code = (r.cause as NodeJS.ErrnoException | undefined)?.code;
+      failure = code === 'ENOENT' ? 'not found' : r.signal ? `killed by ${r.signal}` : `failed to start: ${code ?? r.shortMessage}`;
+    }
+    return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), failure, startedAt: spawnedAt, exitedAt: exitedAt || performance.now() };
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    clearTimeout(killTimer);
+  }
 }
 
 /** Preflight: `openssl version`, once. OpenSSL 3 is required (genrsa's PKCS#8 output, -CAcreateserial's random serials). */
