@@ -207,6 +207,16 @@ async function promote(step: Step, stage: string, ctx: RunContext): Promise<Step
       }
     }
     await ensureDir(ctx.out, path.dirname(o.path));
+    if (o.type === 'key') {
+      // a key cannot be made again: its bytes reach the disk before its name does, so a power
+      // cut cannot leave an empty key under the real name (certificates can be re-issued)
+      const fh = await fsp.open(path.join(stage, o.path), 'r');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
     await fsp.rename(path.join(stage, o.path), dest);
   }
   return status;
