@@ -19,20 +19,10 @@ CLI=$ROOT/dist/cli.js
 if [[ ${NO_BUILD:-0} != 1 ]]; then (cd "$ROOT" && npm run build --silent); fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kubepki-scale.XXXXXX")
 [[ ${KEEP:-0} == 1 ]] || trap 'rm -rf "$WORK"' EXIT
-# run a private copy of the bundle: a rebuild in a shared working tree during the run
-# (npm test builds) must not change what is measured half-way
-mkdir -p "$WORK/kubepki"
-cp -r "$ROOT/dist" "$ROOT/package.json" "$WORK/kubepki/"
-CLI=$WORK/kubepki/dist/cli.js
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+private_cli
 
-spec_of() {
-  local n=$1 file=$2 i
-  {
-    echo 'master: {hostname: k8s-master, ip: 192.168.18.3}'
-    echo 'nodes:'
-    for ((i = 1; i <= n; i++)); do echo "  - {name: node-$i, ip: 10.$((i / 65536 % 256)).$((i / 256 % 256)).$((i % 256))}"; done
-  } >"$file"
-}
 
 echo "kubepki scale run: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(openssl version | cut -d' ' -f1-2), node $(node --version)"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"

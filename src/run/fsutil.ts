@@ -7,17 +7,22 @@ import { EnvError, type KubepkiError } from '../errors.js';
 
 export const STATE_DIR = '.kubepki';
 
+/** What a failed open of OUT/rel means: missing (undefined), or a clear error. */
+function missingOrThrow(e: unknown, out: string, rel: string): undefined {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+  if (code === 'ELOOP') throw new EnvError(`${rel} in ${out} is a symlink; kubepki does not follow symlinks inside a PKI folder`, ['replace it by the real file, or move it away']);
+  if (code === 'EISDIR') throw new EnvError(`${rel} in ${out} is a folder where a file belongs`);
+  throw new EnvError(`cannot read ${rel} in ${out}: ${(e as Error).message}`);
+}
+
 /** Reads OUT/rel without following a symlink at the last component. undefined when missing. */
 export async function readIn(out: string, rel: string): Promise<Buffer | undefined> {
   let fh;
   try {
     fh = await fsp.open(path.join(out, rel), constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    if (code === 'ELOOP') throw new EnvError(`${rel} in ${out} is a symlink; kubepki does not follow symlinks inside a PKI folder`, ['replace it by the real file, or move it away']);
-    if (code === 'EISDIR') throw new EnvError(`${rel} in ${out} is a folder where a file belongs`);
-    throw new EnvError(`cannot read ${rel} in ${out}: ${(e as Error).message}`);
+    return missingOrThrow(e, out, rel);
   }
   try {
     return await fh.readFile();
@@ -34,11 +39,7 @@ export function readInSync(out: string, rel: string): Buffer | undefined {
     fd = openSync(path.join(out, rel), constants.O_RDONLY | constants.O_NOFOLLOW);
     return readFileSync(fd);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    if (code === 'ELOOP') throw new EnvError(`${rel} in ${out} is a symlink; kubepki does not follow symlinks inside a PKI folder`, ['replace it by the real file, or move it away']);
-    if (code === 'EISDIR') throw new EnvError(`${rel} in ${out} is a folder where a file belongs`);
-    throw new EnvError(`cannot read ${rel} in ${out}: ${(e as Error).message}`);
+    return missingOrThrow(e, out, rel);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
