@@ -1,7 +1,9 @@
-#!/usr/bin/env node
+#!/bin/sh
 // argv -> command. The one catch and the only process.exit: explained errors exit with their code
 // (2 usage/spec, 1 failed step/verification/environment); anything else is a bug and says so.
 // Commands are imported lazily so that --version and plan load only what they need.
+// Line 2 of dist/cli.js, added by scripts/build.mjs, makes the file a sh launcher as well: the
+// installed command starts node without NODE_EXTRA_CA_CERTS (see there why).
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 

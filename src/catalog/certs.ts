@@ -1,6 +1,7 @@
 // The catalogue of certificates: one row per certificate, like kubeadm's certlist.go.
 // The plan, generate, verify and renew all walk this table; adding a certificate is adding a row.
-import { apiserverSans, appendUnique, type Sans, type Spec } from '../spec/schema.js';
+import { apiserverSans, appendUnique, type Sans } from '../spec/derive.js';
+import type { Spec } from '../spec/schema.js';
 import { canonicalIp } from '../spec/net.js';
 
 export type Eku = 'serverAuth' | 'clientAuth';

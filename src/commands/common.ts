@@ -1,9 +1,9 @@
 // What generate and renew share: spec -> plan -> lock the folder -> select steps -> run -> manifest -> summary.
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { paths } from '../catalog/certs.js';
-import { loadSpec } from '../spec/load.js';
+import { loadSpec } from '../spec/read.js';
 import { buildPlan, type Plan } from '../plan/plan.js';
 import { preflight, opensslBinary, type Openssl } from '../openssl/exec.js';
 import { acquireLock } from '../run/lock.js';
@@ -43,9 +43,14 @@ async function writeTrace(file: string, r: { jobs: number; t0: number; ranAt: nu
 }
 
 export async function executeRun(command: string, opts: RunOptions, select: (plan: Plan, out: string) => Promise<Selection>): Promise<void> {
+  const out = path.resolve(opts.out);
+  let ossl: Promise<Openssl> | undefined;
+  const openssl = () => (ossl ??= preflight(opensslBinary(opts.openssl)));
+  // a folder that does not exist yet needs openssl for sure (a CA key first): `openssl version`
+  // runs while the spec is read and the folder locked. Its failure is reported after theirs.
+  if (command === 'generate' && !existsSync(out)) openssl().catch(() => undefined);
   const { spec, source } = await loadSpec(opts.spec);
   const plan = buildPlan(spec);
-  const out = path.resolve(opts.out);
   await prepareOut(out, command === 'generate');
   const lock = await acquireLock(out, `kubepki ${command}`);
   const stateDir = path.join(out, STATE_DIR);
@@ -59,8 +64,6 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
     await fsp.rm(tmpRoot, { recursive: true, force: true });
     if (lock.tookOverFrom && !opts.json) o.write(c.yellow(`note: took over a stale lock from pid ${lock.tookOverFrom.pid} (${lock.tookOverFrom.command}), which is gone\n`));
     const sel = await select(plan, out);
-    let ossl: Promise<Openssl> | undefined;
-    const openssl = () => (ossl ??= preflight(opensslBinary(opts.openssl)));
     // no openssl (or one too old) fails before any step writes a file
     if (sel.steps.some((s) => s.argv)) await openssl();
     const jobs = opts.jobs ?? Math.max(1, os.availableParallelism());

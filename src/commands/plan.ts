@@ -1,4 +1,4 @@
-import { loadSpec } from '../spec/load.js';
+import { loadSpec } from '../spec/read.js';
 import { buildPlan } from '../plan/plan.js';
 import { renderScript } from '../render/script.js';
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Reported } from '../errors.js';
-import { loadSpec } from '../spec/load.js';
+import { loadSpec } from '../spec/read.js';
 import { buildPlan } from '../plan/plan.js';
 import { prepareOut } from '../run/fsutil.js';
 import { verifyPki } from '../inspect/verify.js';

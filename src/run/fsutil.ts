@@ -1,6 +1,6 @@
 // File-system helpers for a PKI folder: safe reads (no symlinks followed), writes through a
 // temporary name, and the checks on --out itself.
-import { closeSync, constants, openSync, promises as fsp, readFileSync } from 'node:fs';
+import { closeSync, constants, lstatSync, mkdirSync, openSync, promises as fsp, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { EnvError, type KubepkiError } from '../errors.js';
@@ -86,21 +86,22 @@ export async function prepareOut(out: string, create: boolean): Promise<void> {
 }
 
 /** mkdir -p OUT/dir, refusing symlinked folders on the way. */
-export async function ensureDir(out: string, relDir: string): Promise<void> {
+/** Creates OUT/relDir folder by folder (0755), refusing a symlink or a file on the way. Synchronous:
+ *  a few tiny calls, made by the runner between openssl processes. */
+export function ensureDir(out: string, relDir: string): void {
   if (!relDir || relDir === '.') return;
   let cur = out;
   for (const part of relDir.split('/')) {
     cur = path.join(cur, part);
-    try {
-      const st = await fsp.lstat(cur);
-      if (st.isSymbolicLink()) throw new EnvError(`${path.relative(out, cur)} in ${out} is a symlink; kubepki does not write through symlinks`);
-      if (!st.isDirectory()) throw new EnvError(`${path.relative(out, cur)} in ${out} is a file where a folder belongs`);
-    } catch (e) {
-      if (e instanceof EnvError) throw e;
-      await fsp.mkdir(cur, { mode: 0o755 }).catch((e2: NodeJS.ErrnoException) => {
-        if (e2.code !== 'EEXIST') throw e2;
-      });
-    }
+    const st = lstatSync(cur, { throwIfNoEntry: false });
+    if (!st) {
+      try {
+        mkdirSync(cur, { mode: 0o755 });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+    } else if (st.isSymbolicLink()) throw new EnvError(`${path.relative(out, cur)} in ${out} is a symlink; kubepki does not write through symlinks`);
+    else if (!st.isDirectory()) throw new EnvError(`${path.relative(out, cur)} in ${out} is a file where a folder belongs`);
   }
 }
 

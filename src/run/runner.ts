@@ -4,7 +4,7 @@
 // OUT (only a staging folder, removed by the next run). Independent steps run at once, up to
 // `jobs`; steps that share a file (every -CAcreateserial signing shares the CA's .srl) keep the
 // plan's order.
-import { chmodSync, copyFileSync, lstatSync, mkdirSync, promises as fsp, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, promises as fsp, renameSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { paths, SA, type CertRow } from '../catalog/certs.js';
@@ -183,52 +183,57 @@ export function subjectText(c: CertInfo): string {
   return c.subject.map((rdn) => '/' + rdn.map((a) => `${a.type}=${a.value}`).join('+')).join('');
 }
 
-async function exists(p: string): Promise<boolean> {
-  return fsp.lstat(p).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function promote(step: Step, stage: string, ctx: RunContext): Promise<StepStatus> {
+/** Moves a step's checked outputs from its staging folder into OUT. Synchronous: a handful of
+ *  tiny calls per step, each of which would otherwise wait for the thread pool while openssl
+ *  processes hold the CPUs (the next step of the chain waits for this one). */
+function promote(step: Step, stage: string, ctx: RunContext): StepStatus {
   let status: StepStatus = 'created';
   for (const o of step.outputs) {
     const dest = path.join(ctx.out, o.path);
-    if (await exists(dest)) {
+    if (lstatSync(dest, { throwIfNoEntry: false })) {
       if (ctx.protectedPaths.has(o.path)) {
         throw new EnvError(`refusing to replace ${o.path}: kubepki never overwrites a CA`, [`(step ${step.id}; this is a bug in kubepki if you see it)`]);
       }
       if (o.type !== 'serial') status = 'replaced';
       if (o.type === 'key') {
         const b = path.join(ctx.backupDir, o.path);
-        await fsp.mkdir(path.dirname(b), { recursive: true, mode: 0o700 });
-        await fsp.copyFile(dest, b);
-        await fsp.chmod(b, 0o600);
+        mkdirSync(path.dirname(b), { recursive: true, mode: 0o700 });
+        copyFileSync(dest, b);
+        chmodSync(b, 0o600);
       }
     }
-    await ensureDir(ctx.out, path.dirname(o.path));
+    ensureDir(ctx.out, path.dirname(o.path));
     if (o.type === 'key') {
       // a key cannot be made again: its bytes reach the disk before its name does, so a power
       // cut cannot leave an empty key under the real name (certificates can be re-issued)
-      const fh = await fsp.open(path.join(stage, o.path), 'r');
+      const fd = openSync(path.join(stage, o.path), 'r');
       try {
-        await fh.sync();
+        fsyncSync(fd);
       } finally {
-        await fh.close();
+        closeSync(fd);
       }
     }
-    await fsp.rename(path.join(stage, o.path), dest);
+    renameSync(path.join(stage, o.path), dest);
   }
   return status;
 }
 
 type Timing = StepOutcome['timing'];
 
-async function runOpensslStep(step: Step, index: number, ctx: RunContext, signal: AbortSignal, timing: Timing): Promise<StepOutcome> {
+/** `exited` is called once, as soon as the step's openssl process has ended (or could not start):
+ *  its slot is free while its outputs are checked and moved in. */
+async function runOpensslStep(step: Step, index: number, ctx: RunContext, signal: AbortSignal, timing: Timing, exited: () => void): Promise<StepOutcome> {
   const t0 = performance.now();
+  let ended = false;
+  const end = () => {
+    if (!ended) {
+      ended = true;
+      exited();
+    }
+  };
   const openssl = await ctx.openssl!();
   const command = commandLine(step.argv!, 'openssl');
-  const stage = await fsp.mkdtemp(path.join(ctx.tmpRoot, `${index}-`));
+  const stage = mkdtempSync(path.join(ctx.tmpRoot, `${index}-`));
   try {
     // the stage's folders, then every input: a symlink to the file in OUT, except the serial,
     // which is copied (openssl rewrites it in place) and may not exist yet. Synchronous calls:
@@ -253,6 +258,7 @@ async function runOpensslStep(step: Step, index: number, ctx: RunContext, signal
       }
     }
     const res = await openssl.run(step.argv!, stage, signal);
+    end();
     timing.spawned = res.startedAt;
     timing.exited = res.exitedAt;
     if (signal.aborted) throw new StepError(`step ${step.id} was stopped`, step.id, command, '');
@@ -266,12 +272,13 @@ async function runOpensslStep(step: Step, index: number, ctx: RunContext, signal
       chmodSync(path.join(stage, o.path), o.mode);
     }
     const checked = await checkOutputs(step, new Files(ctx.out, stage, new Set(step.outputs.map((o) => o.path))), ctx, command);
-    const status = await promote(step, stage, ctx);
+    const status = promote(step, stage, ctx);
     return { step, index, status, command, checked, ms: performance.now() - t0, timing };
   } catch (e) {
     if (e instanceof KubepkiError) throw await explainFullDisk(e, ctx.out);
     throw new StepError(`step ${step.id} could not complete: ${describeWriteError(e)}`, step.id, command, '');
   } finally {
+    end();
     try {
       rmSync(stage, { recursive: true, force: true });
     } catch {
@@ -295,7 +302,7 @@ async function runFileStep(step: Step, index: number, ctx: RunContext, timing: T
   let status: StepStatus = 'unchanged';
   if (!before || !before.equals(Buffer.from(text)) || (await modeOf(ctx.out, o.path)) !== o.mode) {
     try {
-      await ensureDir(ctx.out, path.dirname(o.path));
+      ensureDir(ctx.out, path.dirname(o.path));
       await writeAtomic(path.join(ctx.out, o.path), text, o.mode, ctx.tmpRoot);
     } catch (e) {
       if (e instanceof KubepkiError) throw e;
@@ -331,6 +338,10 @@ class MinHeap {
   }
   get size() {
     return this.a.length;
+  }
+  /** would x be taken before everything in the heap? */
+  before(x: number): boolean {
+    return this.a.length === 0 || this.less(x, this.a[0]);
   }
   push(v: number) {
     const a = this.a;
@@ -392,8 +403,9 @@ export async function runSteps(steps: Step[], ctx: RunContext): Promise<StepOutc
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort();
   ctx.signal?.addEventListener('abort', onOuterAbort);
-  let running = 0; // openssl steps (every step when sequential)
+  let running = 0; // openssl processes (every step when sequential)
   let writing = 0; // file steps beside them
+  let inflight = 0; // steps started and not yet settled
   let done = 0;
   let failure: unknown;
   return new Promise<StepOutcome[]>((resolve, reject) => {
@@ -405,28 +417,46 @@ export async function runSteps(steps: Step[], ctx: RunContext): Promise<StepOutc
     };
     const start = (i: number, after: number, slot: boolean) => {
       const step = steps[i];
+      inflight++;
       if (slot) running++;
       else writing++;
+      // the slot of an openssl step is free as soon as its process has ended (with jobs > 1): the
+      // next process starts while this one's outputs are checked and moved in. Sequential: at the
+      // step's end, so that --jobs 1 is exactly the plan's order
+      let held = slot;
+      const free = () => {
+        if (held) running--;
+        held = false;
+      };
       const timing: Timing = { dispatched: performance.now(), done: 0, after };
       ctx.onStart?.(step, i);
-      const p = step.argv ? runOpensslStep(step, i, ctx, abort.signal, timing) : runFileStep(step, i, ctx, timing);
+      const p = step.argv ? runOpensslStep(step, i, ctx, abort.signal, timing, () => {
+              // keep the slot for a follow-up that this step's completion makes ready and that goes
+              // before every step waiting for a slot (a key's request, the CA's certificate after
+              // its key): the slot is handed to it then, a few ms from now
+              if (sequential || dependents[i].some((j) => steps[j].argv && waiting[j] === 1 && procs.before(j))) return;
+              free();
+              pump(i);
+            }) : runFileStep(step, i, ctx, timing);
       p.then(
         (o) => {
           timing.done = performance.now();
-          if (slot) running--;
-          else writing--;
+          inflight--;
+          if (!slot) writing--;
           done++;
           if (!failure) ctx.onDone?.(o, done, steps.length);
           outcomes[i] = { ...o, checked: [] };
           for (const j of dependents[i]) if (--waiting[j] === 0) ready(j);
+          free();
           pump(i);
         },
         (e) => {
-          if (slot) running--;
-          else writing--;
+          inflight--;
+          if (!slot) writing--;
           if (!failure && !abort.signal.aborted) failure = e;
           else if (!failure && ctx.signal?.aborted) failure = new EnvError('stopped by a signal');
           abort.abort();
+          free();
           pump(i);
         },
       );
@@ -435,7 +465,7 @@ export async function runSteps(steps: Step[], ctx: RunContext): Promise<StepOutc
       const go = () => !failure && !abort.signal.aborted;
       if (!sequential) while (go() && writing < MAX_WRITERS && files.size) start(files.pop(), after, false);
       while (go() && running < ctx.jobs && procs.size) start(procs.pop(), after, true);
-      if (running === 0 && writing === 0 && (failure || abort.signal.aborted || (procs.size === 0 && files.size === 0))) finish();
+      if (inflight === 0 && (failure || abort.signal.aborted || (procs.size === 0 && files.size === 0))) finish();
     };
     pump(-1);
   });

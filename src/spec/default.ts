@@ -1,5 +1,7 @@
 // The embedded default spec: the cluster of the source document. `kubepki init` writes this text;
-// `generate` without --spec parses it. One source for both.
+// DEFAULT_SPEC below is the same spec, validated (a unit test holds the two equal).
+import type { Spec } from './schema.js';
+
 export const DEFAULT_SPEC_YAML = `# kubepki cluster spec — edit, then: kubepki plan --spec cluster.yaml
 # Every field but master.hostname and master.ip has the default shown here
 # (nodes default to none). Unknown keys are errors.
@@ -46,3 +48,20 @@ kubeletTLS:
   # enabled: false                 # apiserver-kubelet-client + kubelet serving certs; defaults to on with etcd tls
   clientOrganizations: [system:masters]
 `;
+
+/** DEFAULT_SPEC_YAML as the validated spec (what parseSpecText makes of it; a unit test holds the
+ *  two equal). generate, plan and verify without --spec start from this: no YAML parser and no
+ *  zod to load before the first openssl process. Never changed: loadSpec hands out copies. */
+export const DEFAULT_SPEC: Spec = {
+  cluster: { name: 'kubernetes', kubernetesVersion: '1.34', serviceClusterIpRange: '169.169.0.0/16', dnsDomain: 'cluster.local' },
+  master: { hostname: 'k8s-master', ip: '192.168.18.3', securePort: 6443, extraSANs: [] },
+  nodes: [{ name: 'k8s-node-1', ip: '192.168.18.4' }],
+  ca: { days: 5000, commonName: 'k8s-master' },
+  certs: { keyBits: 2048, days: 5000, clientExtensions: true },
+  install: { dir: '/var/run/kubernetes' },
+  kubeconfig: { embedCerts: true },
+  clients: [],
+  etcd: { mode: 'http', members: [], extraSANs: [] },
+  frontProxy: false,
+  kubeletTLS: { clientOrganizations: ['system:masters'], enabled: false },
+};

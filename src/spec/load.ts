@@ -1,5 +1,5 @@
-// Reading a spec file (YAML or JSON) and turning zod's issues into plain sentences with paths.
-import { readFile } from 'node:fs/promises';
+// Validating a spec (YAML or JSON text) and turning zod's issues into plain sentences with paths.
+// Loaded only for a --spec file (read.ts); the embedded default is validated by a unit test.
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import * as z from 'zod';
 import { specSchema, type Spec } from './schema.js';
@@ -84,16 +84,4 @@ export function parseSpecText(text: string, source: string): Spec {
 
 export function defaultSpec(): Spec {
   return parseSpecText(DEFAULT_SPEC_YAML, 'embedded default spec');
-}
-
-export async function loadSpec(file: string | undefined): Promise<{ spec: Spec; source: string }> {
-  if (!file) return { spec: defaultSpec(), source: 'embedded default spec' };
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new SpecError(`cannot read spec ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message}`, []);
-  }
-  return { spec: parseSpecText(text, file), source: file };
 }

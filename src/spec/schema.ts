@@ -206,34 +206,5 @@ function safeCanonical(ip: string): string {
 export type Spec = z.output<typeof specSchema>;
 export type SpecInput = z.input<typeof specSchema>;
 
-/** What the spec derives: the service ClusterIP and the apiserver's SAN list, in the documented order. */
-export function serviceClusterIp(spec: Spec): string {
-  const range = parseCidr(spec.cluster.serviceClusterIpRange);
-  if (typeof range === 'string') throw new Error(range);
-  return firstServiceIp(range);
-}
-
-export interface Sans {
-  dns: string[];
-  ip: string[];
-}
-
-/** kube-apiserver serving SANs: the documented five DNS names, the service ClusterIP, the master IP, then extras. */
-export function apiserverSans(spec: Spec): Sans {
-  const d = spec.cluster.dnsDomain;
-  const dns = ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${d}`, spec.master.hostname];
-  const ip = [serviceClusterIp(spec), canonicalIp(spec.master.ip)];
-  return appendUnique({ dns, ip }, spec.master.extraSANs);
-}
-
-export function appendUnique(base: Sans, extras: string[]): Sans {
-  const dns = [...base.dns];
-  const ip = [...base.ip];
-  for (const e of extras) {
-    if (ipVersion(e) !== 0) {
-      const c = canonicalIp(e);
-      if (!ip.includes(c)) ip.push(c);
-    } else if (!dns.includes(e)) dns.push(e);
-  }
-  return { dns, ip };
-}
+// the spec's derived values live in derive.ts (no zod there: generate with the embedded spec never loads zod)
+export { apiserverSans, appendUnique, serviceClusterIp, type Sans } from './derive.js';

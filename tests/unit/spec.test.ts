@@ -1,4 +1,5 @@
-import { DEFAULT_SPEC_YAML } from '../../src/spec/default.js';
+import { DEFAULT_SPEC, DEFAULT_SPEC_YAML } from '../../src/spec/default.js';
+import { loadSpec } from '../../src/spec/read.js';
 import { defaultSpec, parseSpecText } from '../../src/spec/load.js';
 import { apiserverSans, serviceClusterIp } from '../../src/spec/schema.js';
 import { SpecError } from '../../src/errors.js';
@@ -27,6 +28,16 @@ describe('the embedded default spec', () => {
     expect(s.etcd.mode).toBe('http');
     expect(s.frontProxy).toBe(false);
     expect(s.kubeletTLS.enabled).toBe(false);
+  });
+  test('DEFAULT_SPEC (what commands use without --spec) is exactly what validating the YAML text makes', async () => {
+    // toStrictEqual: same keys, same values, no key missing or extra on either side
+    expect(DEFAULT_SPEC).toStrictEqual(s);
+    const { spec, source } = await loadSpec(undefined);
+    expect(spec).toStrictEqual(s);
+    expect(source).toBe('embedded default spec');
+    // a copy: a caller that changes it cannot change the next run's default
+    spec.nodes.push({ name: 'x', ip: '10.0.0.9' });
+    expect((await loadSpec(undefined)).spec.nodes).toHaveLength(1);
   });
   test('derives the documented SANs in the documented order', () => {
     expect(serviceClusterIp(s)).toBe('169.169.0.1');
