@@ -14,7 +14,8 @@
 #       kubepki also makes the service-account key, 200 kubeconfigs and the flag files).
 #       W2_SCRIPTS=nodes-only runs the scripts with --nodes-only instead (the issue's 'CA + 200
 #       kubelets' workload: 5 certificates fewer for the scripts than for kubepki).
-# Contenders: kubepki (node dist/cli.js generate, default --jobs: the CPUs), baseline-seq.sh,
+# Contenders: kubepki as the installed command runs it (dist/cli.js executed: its sh launcher starts
+# node without NODE_EXTRA_CA_CERTS; default --jobs: the CPUs), baseline-seq.sh,
 # baseline-par.sh --seq-sign (JOBS: the CPUs). Wall time from bash's $EPOCHREALTIME around
 # each command.
 #
@@ -64,7 +65,7 @@ run_one() {
   [[ $w == W2 ]] && spec=(--spec "$WORK/w2.yaml")
   t0=$EPOCHREALTIME
   case $who in
-    kubepki) KUBEPKI_TRACE=$dir.trace node "$CLI" generate --out "$dir" "${spec[@]}" >"$dir.log" 2>&1 || { echo "bench: kubepki failed, see $dir.log" >&2; KEEP=1; exit 1; } ;;
+    kubepki) KUBEPKI_TRACE=$dir.trace "$CLI" generate --out "$dir" "${spec[@]}" >"$dir.log" 2>&1 || { echo "bench: kubepki failed, see $dir.log" >&2; KEEP=1; exit 1; } ;;
     seq) bash "$BENCH_DIR/baseline-seq.sh" "${mode[@]}" "$dir" "$nodes" >"$dir.log" 2>&1 || { echo "bench: baseline-seq.sh failed, see $dir.log" >&2; exit 1; } ;;
     par) bash "$BENCH_DIR/baseline-par.sh" --seq-sign "${mode[@]}" "$dir" "$nodes" >"$dir.log" 2>&1 || { echo "bench: baseline-par.sh failed, see $dir.log" >&2; exit 1; } ;;
   esac
@@ -77,14 +78,14 @@ secs() { awk -v m="$1" 'BEGIN { printf "%.2f", m / 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo "kubepki benchmark: $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "  kubepki $(node "$CLI" --version | awk '{print $2}') at $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted src changes)'), node $(node --version)"
+echo "  kubepki $("$CLI" --version | awk '{print $2}') at $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted src changes)'), node $(node --version)"
 echo "  machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(openssl version)"
 echo "  load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 # node's own start, which every kubepki run pays: median of 9 `node -e 0`
 node_start() { local i t0 t1; for ((i = 0; i < 9; i++)); do t0=$EPOCHREALTIME; "$@" node -e 0; t1=$EPOCHREALTIME; elapsed_ms "$t0" "$t1"; echo; done | median; }
 if [[ -n ${NODE_EXTRA_CA_CERTS:-} ]]; then
-  echo "  node -e 0: $(node_start) ms here; NODE_EXTRA_CA_CERTS is set in this environment (node loads that file at every start):"
-  echo "    without it node -e 0 takes $(node_start env -u NODE_EXTRA_CA_CERTS) ms. kubepki runs as the environment is (the difference is in its times)."
+  echo "  node -e 0: $(node_start) ms here with NODE_EXTRA_CA_CERTS (set in this environment; node 20 parses that file at every start),"
+  echo "    $(node_start env -u NODE_EXTRA_CA_CERTS) ms without it: kubepki's launcher (dist/cli.js line 2) starts node without it"
 else
   echo "  node -e 0: $(node_start) ms"
 fi

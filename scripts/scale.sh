@@ -32,7 +32,7 @@ for n in $SIZES; do
   spec_of "$n" "$WORK/spec-$n.yaml"
   out=$WORK/pki-$n
   t0=$EPOCHREALTIME
-  KUBEPKI_TRACE=$WORK/trace-$n.json node "$CLI" generate --spec "$WORK/spec-$n.yaml" --out "$out" >"$WORK/log-$n" 2>&1 || { echo "scale: kubepki failed at $n nodes, see $WORK/log-$n" >&2; KEEP=1; exit 1; }
+  KUBEPKI_TRACE=$WORK/trace-$n.json "$CLI" generate --spec "$WORK/spec-$n.yaml" --out "$out" >"$WORK/log-$n" 2>&1 || { echo "scale: kubepki failed at $n nodes, see $WORK/log-$n" >&2; KEEP=1; exit 1; }
   t1=$EPOCHREALTIME
   ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
   cp=$(node "$ROOT/scripts/critical-path.mjs" "$WORK/trace-$n.json" "$ms")

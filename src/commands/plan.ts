@@ -1,5 +1,6 @@
 import { loadSpec } from '../spec/read.js';
 import { buildPlan } from '../plan/plan.js';
+import { loadYaml } from '../render/kubeconfig.js';
 import { renderScript } from '../render/script.js';
 
 export async function plan(opts: { spec?: string; json: boolean; version: string }): Promise<void> {
@@ -10,5 +11,6 @@ export async function plan(opts: { spec?: string; json: boolean; version: string
     process.stdout.write(JSON.stringify({ spec: source, steps }, null, 2) + '\n');
     return;
   }
+  await loadYaml();
   process.stdout.write(renderScript(p, source, opts.version));
 }

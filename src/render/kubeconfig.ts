@@ -1,10 +1,24 @@
 // Kubeconfig YAML, written by kubepki itself (never by shelling out to kubectl).
 // Rendered once as a template whose file references are placeholders; generate fills them with
 // base64 of the files, plan with `$(openssl base64 -A -in FILE)` inside an unquoted here-document.
-import { stringify } from 'yaml';
 import { paths } from '../catalog/certs.js';
 import type { KubeconfigRow } from '../catalog/kubeconfigs.js';
 import type { Spec } from '../spec/schema.js';
+
+let yaml: typeof import('yaml') | undefined;
+/** The YAML library, imported on first need instead of with this module: generate's first
+ *  openssl processes do not wait for it (13 ms here). Call before rendering a template (the
+ *  runner does before a kubeconfig step, plan before printing). */
+export async function loadYaml(): Promise<void> {
+  if (yaml) return;
+  // yaml is CommonJS: bundled, its exports are the namespace's default; under node, named ones
+  const m = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
+  yaml = typeof m.stringify === 'function' ? m : m.default;
+}
+function toYaml(doc: unknown): string {
+  if (!yaml) throw new Error('internal: a kubeconfig rendered before loadYaml()');
+  return yaml.stringify(doc, { lineWidth: 0 });
+}
 
 export interface KubeconfigTemplate {
   text: string;
@@ -61,7 +75,7 @@ export function kubeconfigTemplate(spec: Spec, row: KubeconfigRow): KubeconfigTe
     'current-context': context,
     preferences: {},
   };
-  return { text: stringify(doc, { lineWidth: 0 }), embeds, secret: e };
+  return { text: toYaml(doc), embeds, secret: e };
 }
 
 /** The kubeconfig as generate writes it: placeholders replaced by base64 of the files' bytes. */

@@ -67,6 +67,18 @@ describe('installed into a clean prefix with --omit=dev', () => {
     expect([r.status, r.stdout.trim()]).toEqual([0, expect.stringContaining(pkg.version)]);
   });
 
+  test('the installed command starts node without NODE_EXTRA_CA_CERTS; node dist/cli.js keeps the environment as is', () => {
+    // node 20 reads that file before any JavaScript runs and warns when it cannot: the warning
+    // shows whether node was given the variable (dist/cli.js line 2: the sh launcher)
+    const env = { PATH, HOME: work, LC_ALL: 'C', NODE_EXTRA_CA_CERTS: path.join(work, 'no-such-bundle.pem') };
+    expect(fs.lstatSync(bin).isSymbolicLink()).toBe(true); // npm links the bin: the launcher finds node's entry through $0
+    const viaBin = run([bin, '--version'], { cwd: work, env });
+    expect([viaBin.status, viaBin.stdout.trim(), viaBin.stderr]).toEqual([0, `kubepki ${pkg.version}`, '']);
+    const viaNode = run([process.execPath, fs.realpathSync(bin), '--version'], { cwd: work, env });
+    expect([viaNode.status, viaNode.stdout.trim()]).toEqual([0, `kubepki ${pkg.version}`]);
+    expect(viaNode.stderr).toContain('Ignoring extra certs');
+  });
+
   test('kubepki --help lists the commands', () => {
     const r = kubepki(['--help']);
     expect(r.status).toBe(0);

@@ -1,8 +1,11 @@
 import { certRows } from '../../src/catalog/certs.js';
 import { kubeconfigRows } from '../../src/catalog/kubeconfigs.js';
 import { buildPlan, dependencies, subjOf } from '../../src/plan/plan.js';
+import { loadYaml } from '../../src/render/kubeconfig.js';
 import { renderScript, commandLine } from '../../src/render/script.js';
 import { defaultSpec, parseSpecText } from '../../src/spec/load.js';
+
+beforeAll(loadYaml); // kubeconfig templates render with the YAML library, imported on first need
 
 const FULL = parseSpecText(
   `master: { hostname: cp-1, ip: 10.0.0.1 }

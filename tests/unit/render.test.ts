@@ -5,9 +5,11 @@ import { parse as parseYaml } from 'yaml';
 import { certRows, MASTER_CNF } from '../../src/catalog/certs.js';
 import { kubeconfigRows } from '../../src/catalog/kubeconfigs.js';
 import { renderConfigs, renderIni, renderReqCnf } from '../../src/render/cnf.js';
-import { fillKubeconfig, kubeconfigTemplate } from '../../src/render/kubeconfig.js';
+import { fillKubeconfig, kubeconfigTemplate, loadYaml } from '../../src/render/kubeconfig.js';
 import { defaultSpec, parseSpecText } from '../../src/spec/load.js';
 import { FIXTURES } from '../helpers/cli.js';
+
+beforeAll(loadYaml); // kubeconfig templates render with the YAML library, imported on first need
 
 /** ini.parse, with section names trimmed: the document writes "[ v3_req ]", openssl reads it as v3_req. */
 const parseCnf = (text: string) => Object.fromEntries(Object.entries(parseIni(text)).map(([k, v]) => [k.trim(), v]));
