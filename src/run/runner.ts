@@ -4,7 +4,7 @@
 // OUT (only a staging folder, removed by the next run). Independent steps run at once, up to
 // `jobs`; steps that share a file (every -CAcreateserial signing shares the CA's .srl) keep the
 // plan's order.
-import { chmodSync, closeSync, copyFileSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, promises as fsp, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, promises as fsp, renameSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { paths, SA, type CertRow } from '../catalog/certs.js';
 import { EnvError, KubepkiError, StepError } from '../errors.js';
@@ -281,11 +281,9 @@ async function runOpensslStep(step: Step, index: number, ctx: RunContext, signal
     throw new StepError(`step ${step.id} could not complete: ${describeWriteError(e)}`, step.id, command, '');
   } finally {
     end();
-    try {
-      rmSync(stage, { recursive: true, force: true });
-    } catch {
-      // a staging folder that cannot be removed is garbage for the next run (it empties tmp/)
-    }
+    // removed in the background (a dozen unlinks and rmdirs that the next step need not wait
+    // for); the run removes what is left of tmp/ when it ends, and the next run empties it
+    fsp.rm(stage, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
