@@ -7,7 +7,7 @@ import { paths, SA, type CertRow } from '../catalog/certs.js';
 import { EnvError, UsageError } from '../errors.js';
 import { certSteps, type Plan, type Step } from '../plan/plan.js';
 import { checkCert, checkCsr, checkKey, type Problem } from '../run/checks.js';
-import { readIn, STATE_DIR } from '../run/fsutil.js';
+import { readIn, readInSync, STATE_DIR } from '../run/fsutil.js';
 import { readCertificate, readPrivateKey, readPublicKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
 export interface Decision {
@@ -21,8 +21,10 @@ export interface Selection {
   decisions: Decision[];
 }
 
+/** Synchronous: deciding what to do reads every artifact once (most are missing in a new folder),
+ *  before anything else can run; direct reads cost less than trips through the thread pool. */
 async function text(out: string, rel: string): Promise<string | undefined> {
-  return (await readIn(out, rel))?.toString('utf8');
+  return readInSync(out, rel)?.toString('utf8');
 }
 
 interface CaState {
