@@ -15,6 +15,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json kubepki.mk ./
+COPY scripts/build.mjs ./scripts/
 COPY src ./src
 # Build, then pack: the image gets exactly the files of the npm package
 # (package.json "files"), and production dependencies from the lockfile.

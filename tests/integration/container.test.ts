@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildRuntimeTree, explain, listFiles, packTarball, repoRoot, run, snapshot, tempDir, type Result } from './package-tree.js';
+import { buildRuntimeTree, explain, listFiles, packTarball, pkg, repoRoot, run, snapshot, tempDir, type Result } from './package-tree.js';
 
 // ---------------------------------------------------------------- Dockerfile
 
@@ -182,6 +182,19 @@ describe('.dockerignore', () => {
       .flatMap((s) => (fs.statSync(path.join(repoRoot, s)).isDirectory() ? listFiles(path.join(repoRoot, s)).map((f) => path.posix.join(s, f)) : [s]));
     expect(sources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.build.json']));
     expect(sources.filter((s) => dockerIgnored(patterns, s))).toEqual([]);
+  });
+
+  test('the build stage gets every file `npm run build` names (the bundler script, the tsconfigs)', () => {
+    const build: string = pkg.scripts.build;
+    const named = [...build.matchAll(/(?:^|\s)(?:-p\s+)?((?:scripts\/)?[\w.-]+\.(?:mjs|js|json))(?=\s|$)/g)].map((m) => m[1]);
+    expect(named).toEqual(expect.arrayContaining(['tsconfig.build.json', 'scripts/build.mjs']));
+    const copied = dockerfile
+      .filter((i) => i.op === 'COPY' && !copyArgs(i.args).flags.from)
+      .flatMap((i) => {
+        const { sources, dest } = copyArgs(i.args);
+        return sources.map((src) => (dest.endsWith('/') && dest !== './' ? path.posix.join(dest.replace(/^\.\//, ''), path.posix.basename(src)) : src));
+      });
+    expect(named.filter((f) => !copied.includes(f) || dockerIgnored(patterns, f))).toEqual([]);
   });
 });
 
