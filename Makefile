@@ -4,7 +4,7 @@
 #   make pki-verify / pki-plan / pki-renew / pki-clean [CONFIRM=yes]
 #   make test       npm test
 
-KUBEPKI      = node dist/cli.js
+KUBEPKI      = dist/cli.js
 KUBEPKI_DEPS = dist/cli.js
 
 .PHONY: build test
@@ -13,7 +13,7 @@ build: dist/cli.js
 
 include kubepki.mk
 
-dist/cli.js: package.json package-lock.json tsconfig.json tsconfig.build.json $(shell find src -name '*.ts' 2>/dev/null)
+dist/cli.js: package.json package-lock.json tsconfig.json tsconfig.build.json scripts/build.mjs $(shell find src -name '*.ts' 2>/dev/null)
 	npm run build
 	@touch $@
 
