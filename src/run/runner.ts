@@ -381,13 +381,16 @@ class MinHeap {
 const MAX_WRITERS = 8;
 
 /** Runs the steps; resolves with their outcomes in plan order, or rejects with the first failure
- *  after every running process has ended and its staging folder is gone.
+ *  after every started step has ended (its process gone; staging folders are removed in the
+ *  background, and the caller removes what is left of tmpRoot).
  *
  *  Scheduling: a step is ready when every step it depends on is done; among ready steps the
  *  lowest plan index goes first, so each certificate's key, request and signing follow each other
  *  and a signing (next in the CA's serial chain) never waits behind later keys; with jobs > 1,
  *  keys with no signing behind them go last (see priorities). Up to `jobs` openssl processes run
- *  at once. With jobs > 1, steps that run no process (configs, kubeconfigs,
+ *  at once; with jobs > 1 a slot is free when its process exits (the outputs are checked beside
+ *  the next process), unless the step's completion will make ready a follow-up that goes before
+ *  everything waiting: then the slot is kept for it. With jobs > 1, steps that run no process (configs, kubeconfigs,
  *  flag files: a few ms of file writing) do not take one of those slots: they run as soon as they
  *  are ready, beside the openssl processes. With jobs = 1 everything runs one at a time, in
  *  exactly the plan's order (the lowest unfinished index is always ready). */
