@@ -5,8 +5,9 @@
 //   node scripts/critical-path.mjs TRACE.json WALL_MS     -> one line of JSON
 //
 // The critical path is followed backwards from the step that finished last: every step records
-// which step's completion dispatched it (`after`; -1 = the start of the run), so the chain covers
-// the run without a gap, from the first dispatch to the last completion. What is not openssl on
+// which step's end dispatched it (`after`: its completion, or the exit of its openssl process,
+// which frees a slot; -1 = the start of the run), so the chain covers the run without a gap,
+// from the first dispatch to the last completion. What is not openssl on
 // that chain (node's start, loading the spec, staging, checks, renames, waiting for a free slot
 // while kubepki itself works, manifest, exit) is kubepki's overhead. openssl time is measured from
 // the return of spawn() to the process's exit: node's fork and its wait for exec (~3 ms a process

@@ -1,12 +1,11 @@
 // manifest.json: every artifact, the command that makes it, its sha256, and for certificates the
 // subject, issuer, serial, SANs and validity. Written only when its content changes, so a re-run
 // on a complete PKI changes nothing.
-import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import type { Plan } from '../plan/plan.js';
 import { commandLine } from '../render/script.js';
 import { EnvError } from '../errors.js';
-import { describeWriteError, readIn, readInSync, sha256, writeAtomic } from '../run/fsutil.js';
+import { describeWriteError, modeOf, readIn, readInSync, sha256, writeAtomic } from '../run/fsutil.js';
 import { subjectText } from '../run/runner.js';
 import { readCertificate } from '../x509/inspect.js';
 
@@ -25,7 +24,7 @@ export async function buildManifest(plan: Plan, out: string, source: string, ver
         path: o.path,
         type: o.type,
         name: s.row?.id ?? s.unit,
-        mode: ((lstatSync(path.join(out, o.path), { throwIfNoEntry: false })?.mode ?? 0) & 0o777).toString(8).padStart(4, '0'),
+        mode: (modeOf(out, o.path) ?? 0).toString(8).padStart(4, '0'),
         sha256: sha256(data),
         madeBy: s.argv ? commandLine(s.argv) : s.action === 'kubeconfig' ? 'kubepki (kubeconfig)' : `kubepki (${s.action})`,
       };

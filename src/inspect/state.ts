@@ -23,7 +23,7 @@ export interface Selection {
 
 /** Synchronous: deciding what to do reads every artifact once (most are missing in a new folder),
  *  before anything else can run; direct reads cost less than trips through the thread pool. */
-async function text(out: string, rel: string): Promise<string | undefined> {
+function text(out: string, rel: string): string | undefined {
   return readInSync(out, rel)?.toString('utf8');
 }
 
@@ -77,8 +77,8 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
 
   for (const row of plan.rows) {
     const p = paths(row);
-    const keyText = await text(out, p.key);
-    const crtText = await text(out, p.crt);
+    const keyText = text(out, p.key);
+    const crtText = text(out, p.crt);
     let key: KeyInfo | undefined;
     if (keyText !== undefined) {
       const k = checkKey(p.key, keyText, row);
@@ -149,7 +149,7 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
       decisions.push({ unit: row.id, status: 'reissue', reasons: c.problems.map((x) => `${x.file} ${x.message}`) });
       continue;
     }
-    const csrText = await text(out, p.csr);
+    const csrText = text(out, p.csr);
     if (csrText === undefined || checkCsr(p.csr, csrText, row, key).length) {
       pick(row.id, ['csr']);
       decisions.push({ unit: row.id, status: 'keep', reasons: [`${p.csr} ${csrText === undefined ? 'missing' : 'out of date'}: made again`] });
@@ -159,7 +159,7 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
   }
 
   // the service-account key pair
-  const saKey = await text(out, SA.key);
+  const saKey = text(out, SA.key);
   if (saKey === undefined) {
     pick(SA.id, ['genrsa', 'pubout']);
     decisions.push({ unit: SA.id, status: 'create', reasons: [] });
@@ -170,7 +170,7 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
     } catch {
       throw new EnvError(`${SA.key} in ${out} is not a readable private key`, ['kubepki never overwrites a key it cannot read: restore it, or move it away to make a new one']);
     }
-    const pub = await text(out, SA.pub);
+    const pub = text(out, SA.pub);
     let ok = false;
     try {
       ok = pub !== undefined && readPublicKey(pub).equals(k.publicDer);
@@ -212,7 +212,7 @@ export async function selectForRenew(plan: Plan, out: string, ids: string[], opt
   for (const s of signers) {
     const ca = byId.get(s)!;
     const p = paths(ca);
-    const [keyText, crtText] = [await text(out, p.key), await text(out, p.crt)];
+    const [keyText, crtText] = [text(out, p.key), text(out, p.crt)];
     for (const [f, t] of [[p.key, keyText], [p.crt, crtText]]) {
       if (t === undefined) throw new EnvError(`${f} is missing in ${out}: renew needs the existing CA`, ['run `kubepki generate` to complete the PKI first']);
     }
@@ -224,7 +224,7 @@ export async function selectForRenew(plan: Plan, out: string, ids: string[], opt
   }
   for (const row of chosen) {
     const p = paths(row);
-    const k = await text(out, p.key);
+    const k = text(out, p.key);
     if (k === undefined && !opts.rekey) throw new EnvError(`${p.key} is missing in ${out}: nothing to renew`, ['run `kubepki generate` to make it, or renew with --rekey']);
     const cs = certSteps(row, byId.get(row.signer!), { days: opts.days });
     steps.push(...cs.filter((s) => opts.rekey || s.action !== 'genrsa'));

@@ -63,7 +63,7 @@ export async function verifyPki(plan: Plan, out: string, warnDays: number, now =
 
   const readText = async (rel: string) => (await readIn(out, rel))?.toString('utf8');
   const secretMode = async (rel: string) => {
-    const m = await modeOf(out, rel);
+    const m = modeOf(out, rel);
     if (m !== undefined) problems.push(...checkMode(rel, m, true));
   };
 

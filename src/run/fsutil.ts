@@ -45,9 +45,10 @@ export function readInSync(out: string, rel: string): Buffer | undefined {
   }
 }
 
-export async function modeOf(out: string, rel: string): Promise<number | undefined> {
+/** The permission bits of OUT/rel (the entry itself, not a symlink's target); undefined when missing. */
+export function modeOf(out: string, rel: string): number | undefined {
   try {
-    return (await fsp.lstat(path.join(out, rel))).mode & 0o777;
+    return lstatSync(path.join(out, rel)).mode & 0o777;
   } catch {
     return undefined;
   }
@@ -85,7 +86,6 @@ export async function prepareOut(out: string, create: boolean): Promise<void> {
   }
 }
 
-/** mkdir -p OUT/dir, refusing symlinked folders on the way. */
 /** Creates OUT/relDir folder by folder (0755), refusing a symlink or a file on the way. Synchronous:
  *  a few tiny calls, made by the runner between openssl processes. */
 export function ensureDir(out: string, relDir: string): void {

@@ -29,8 +29,9 @@ export interface StepOutcome {
   checked: string[];
   ms: number;
   /** performance.now() marks: dispatched, openssl started and exited (openssl steps), done; and
-   *  `after`: the step whose completion dispatched this one (-1: the run's start), so that the
-   *  chain of steps that decided the run's end can be followed back (scripts/bench.sh does). */
+   *  `after`: the step whose completion, or whose process's exit, dispatched this one (-1: the
+   *  run's start), so that the chain of steps that decided the run's end can be followed back
+   *  (scripts/bench.sh does). */
   timing: { dispatched: number; spawned?: number; exited?: number; done: number; after: number };
 }
 
@@ -101,7 +102,7 @@ const keyCache = new ParseCache<ReturnType<typeof checkKey>>();
 const certCache = new ParseCache<CertInfo>();
 
 /** Checks the outputs of a step; returns one human line per output. */
-async function checkOutputs(step: Step, files: Files, ctx: RunContext, command?: string, written?: { text: string; embeds: Map<string, string> }): Promise<string[]> {
+async function checkOutputs(step: Step, files: Files, ctx: RunContext, command?: string, written?: { text: string; embedded: Map<string, Buffer> }): Promise<string[]> {
   const row = step.row;
   const lines: string[] = [];
   const key = async (rel: string, bits: number): Promise<KeyInfo> => {
@@ -162,17 +163,17 @@ async function checkOutputs(step: Step, files: Files, ctx: RunContext, command?:
     }
     case 'kubeconfig': {
       // the file holds exactly the text rendered for it (its YAML is read by the unit tests and by
-      // kubectl in the integration tests), and that text embeds every file as it is on disk now
+      // kubectl in the integration tests), and that text embeds every file with the bytes read
+      // from disk for it (the step's own read: not a second one)
       const rel = step.outputs[0].path;
       const text = await files.text(rel);
       const t = written!;
       if (text !== t.text) fail(step, [{ file: rel, code: 'kubeconfig', message: 'does not hold what was written to it' }]);
-      for (const file of t.embeds.values()) {
-        const b64 = (await files.get(file)).toString('base64');
-        if (!text.includes(`: ${b64}\n`)) fail(step, [{ file: rel, code: 'kubeconfig', message: `does not embed ${file} as written` }]);
+      for (const [file, bytes] of t.embedded) {
+        if (!text.includes(`: ${bytes.toString('base64')}\n`)) fail(step, [{ file: rel, code: 'kubeconfig', message: `does not embed ${file} as written` }]);
       }
       const server = /^ +server: (.*)$/m.exec(text)?.[1] ?? '(none)';
-      lines.push(`${rel}: ${t.embeds.size ? `embeds ${[...t.embeds.values()].join(', ')}` : 'names files under install.dir'}, server ${server}`);
+      lines.push(`${rel}: ${t.embedded.size ? `embeds ${[...t.embedded.keys()].join(', ')}` : 'names files under install.dir'}, server ${server}`);
       break;
     }
     default:
@@ -292,18 +293,16 @@ async function runFileStep(step: Step, index: number, ctx: RunContext, timing: T
   const o = step.outputs[0];
   const files = new Files(ctx.out, undefined, new Set());
   let text: string;
-  let embeds = new Map<string, string>();
+  const data = new Map<string, Buffer>(); // file -> the bytes a kubeconfig embeds
   if (step.action === 'kubeconfig') {
     await loadYaml();
     const t = step.kubeconfig!; // rendered on access: once per run of the step
-    const data = new Map<string, Buffer>();
     for (const f of t.embeds.values()) data.set(f, await files.get(f));
     text = fillKubeconfig(t, (rel) => data.get(rel)!);
-    embeds = t.embeds;
   } else text = step.content!;
   const before = await readIn(ctx.out, o.path);
   let status: StepStatus = 'unchanged';
-  if (!before || !before.equals(Buffer.from(text)) || (await modeOf(ctx.out, o.path)) !== o.mode) {
+  if (!before || !before.equals(Buffer.from(text)) || modeOf(ctx.out, o.path) !== o.mode) {
     try {
       ensureDir(ctx.out, path.dirname(o.path));
       await writeAtomic(path.join(ctx.out, o.path), text, o.mode, ctx.tmpRoot);
@@ -313,7 +312,7 @@ async function runFileStep(step: Step, index: number, ctx: RunContext, timing: T
     }
     status = before ? 'replaced' : 'created';
   }
-  const checked = status === 'unchanged' ? [`${o.path}: unchanged`] : await checkOutputs(step, files, ctx, undefined, { text, embeds });
+  const checked = status === 'unchanged' ? [`${o.path}: unchanged`] : await checkOutputs(step, files, ctx, undefined, { text, embedded: data });
   return { step, index, status, checked, ms: performance.now() - t0, timing };
 }
 

@@ -2,6 +2,9 @@
 // DEFAULT_SPEC below is the same spec, validated (a unit test holds the two equal).
 import type { Spec } from './schema.js';
 
+/** How a run names the embedded spec (summary, manifest.json, messages). */
+export const DEFAULT_SOURCE = 'embedded default spec';
+
 export const DEFAULT_SPEC_YAML = `# kubepki cluster spec — edit, then: kubepki plan --spec cluster.yaml
 # Every field but master.hostname and master.ip has the default shown here
 # (nodes default to none). Unknown keys are errors.

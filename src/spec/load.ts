@@ -3,7 +3,7 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import * as z from 'zod';
 import { specSchema, type Spec } from './schema.js';
-import { DEFAULT_SPEC_YAML } from './default.js';
+import { DEFAULT_SOURCE, DEFAULT_SPEC_YAML } from './default.js';
 import { SpecError } from '../errors.js';
 
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -83,5 +83,5 @@ export function parseSpecText(text: string, source: string): Spec {
 }
 
 export function defaultSpec(): Spec {
-  return parseSpecText(DEFAULT_SPEC_YAML, 'embedded default spec');
+  return parseSpecText(DEFAULT_SPEC_YAML, DEFAULT_SOURCE);
 }

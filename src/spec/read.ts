@@ -2,10 +2,8 @@
 // file, read here and validated by load.ts (YAML and zod, loaded only then).
 import { readFile } from 'node:fs/promises';
 import { SpecError } from '../errors.js';
-import { DEFAULT_SPEC } from './default.js';
+import { DEFAULT_SOURCE, DEFAULT_SPEC } from './default.js';
 import type { Spec } from './schema.js';
-
-export const DEFAULT_SOURCE = 'embedded default spec';
 
 export async function loadSpec(file: string | undefined): Promise<{ spec: Spec; source: string }> {
   if (!file) return { spec: structuredClone(DEFAULT_SPEC), source: DEFAULT_SOURCE };
