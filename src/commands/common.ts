@@ -1,11 +1,11 @@
 // What generate and renew share: spec -> plan -> lock the folder -> select steps -> run -> manifest -> summary.
-import { existsSync, promises as fsp } from 'node:fs';
+import { promises as fsp, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { paths } from '../catalog/certs.js';
 import { loadSpec } from '../spec/read.js';
 import { buildPlan, type Plan } from '../plan/plan.js';
-import { preflight, opensslBinary, type Openssl } from '../openssl/exec.js';
+import { opensslBinary, opensslRunner } from '../openssl/exec.js';
 import { acquireLock } from '../run/lock.js';
 import { prepareOut, STATE_DIR } from '../run/fsutil.js';
 import { runSteps, type StepOutcome } from '../run/runner.js';
@@ -44,11 +44,8 @@ async function writeTrace(file: string, r: { jobs: number; t0: number; ranAt: nu
 
 export async function executeRun(command: string, opts: RunOptions, select: (plan: Plan, out: string) => Promise<Selection>): Promise<void> {
   const out = path.resolve(opts.out);
-  let ossl: Promise<Openssl> | undefined;
-  const openssl = () => (ossl ??= preflight(opensslBinary(opts.openssl)));
-  // a folder that does not exist yet needs openssl for sure (a CA key first): `openssl version`
-  // runs while the spec is read and the folder locked. Its failure is reported after theirs.
-  if (command === 'generate' && !existsSync(out)) openssl().catch(() => undefined);
+  const openssl = opensslRunner(opensslBinary(opts.openssl));
+  let needsOpenssl = false;
   const { spec, source } = await loadSpec(opts.spec);
   const plan = buildPlan(spec);
   await prepareOut(out, command === 'generate');
@@ -61,11 +58,12 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
   const t0 = performance.now();
   try {
     // staging folders of a run that was killed are garbage, never input
-    await fsp.rm(tmpRoot, { recursive: true, force: true });
+    rmSync(tmpRoot, { recursive: true, force: true });
     if (lock.tookOverFrom && !opts.json) o.write(c.yellow(`note: took over a stale lock from pid ${lock.tookOverFrom.pid} (${lock.tookOverFrom.command}), which is gone\n`));
     const sel = await select(plan, out);
-    // no openssl (or one too old) fails before any step writes a file
-    if (sel.steps.some((s) => s.argv)) await openssl();
+    // no openssl (or one too old) fails the run before any step's output is checked or moved in:
+    // the first processes start beside `openssl version` (see OpensslRunner)
+    needsOpenssl = sel.steps.some((s) => s.argv);
     const jobs = opts.jobs ?? Math.max(1, os.availableParallelism());
     const prog = progress(o, opts.json, sel.steps.length);
     let outcomes: StepOutcome[];
@@ -87,7 +85,9 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
       prog.end();
     }
     const ranAt = performance.now();
-    const manifestChanged = await writeManifest(plan, out, source, opts.version, tmpRoot);
+    // the certificates just checked are not parsed again for the manifest
+    const known = new Map(outcomes.flatMap((x) => (x.cert ? [[x.cert.path, x.cert] as const] : [])));
+    const manifestChanged = await writeManifest(plan, out, source, opts.version, tmpRoot, known);
     if (process.env.KUBEPKI_TRACE) await writeTrace(process.env.KUBEPKI_TRACE, { jobs, t0, ranAt, outcomes });
     const ran = outcomes.filter((x) => x.command).length;
     const files = { created: [] as string[], replaced: [] as string[], unchanged: [] as string[] };
@@ -95,7 +95,7 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
     if (manifestChanged) files[manifestChanged].push('manifest.json');
     const by = (s: string) => sel.decisions.filter((d) => d.status === s);
     const ms = performance.now() - t0;
-    const version = ossl ? (await ossl).version : undefined;
+    const version = needsOpenssl ? (await openssl.ready()).version : undefined;
     if (opts.json) {
       o.write(
         JSON.stringify({

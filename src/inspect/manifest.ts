@@ -6,10 +6,12 @@ import type { Plan } from '../plan/plan.js';
 import { commandLine } from '../render/script.js';
 import { EnvError } from '../errors.js';
 import { describeWriteError, modeOf, readIn, readInSync, sha256, writeAtomic } from '../run/fsutil.js';
-import { subjectText } from '../run/runner.js';
-import { readCertificate } from '../x509/inspect.js';
+import { certFacts, readCertificate, type CertFacts } from '../x509/inspect.js';
 
-export async function buildManifest(plan: Plan, out: string, source: string, version: string) {
+/** certificates the run has just checked: path -> their sha256 and facts (not parsed again) */
+export type KnownCerts = Map<string, { sha256: string; facts: CertFacts }>;
+
+export async function buildManifest(plan: Plan, out: string, source: string, version: string, known?: KnownCerts) {
   const artifacts: Record<string, unknown>[] = [];
   const seen = new Set<string>();
   for (const s of plan.steps) {
@@ -20,26 +22,19 @@ export async function buildManifest(plan: Plan, out: string, source: string, ver
       // files read directly cost less than their trips through the thread pool
       const data = readInSync(out, o.path);
       if (!data) continue;
+      const hash = sha256(data);
       const entry: Record<string, unknown> = {
         path: o.path,
         type: o.type,
         name: s.row?.id ?? s.unit,
         mode: (modeOf(out, o.path) ?? 0).toString(8).padStart(4, '0'),
-        sha256: sha256(data),
+        sha256: hash,
         madeBy: s.argv ? commandLine(s.argv) : s.action === 'kubeconfig' ? 'kubepki (kubeconfig)' : `kubepki (${s.action})`,
       };
       if (o.type === 'cert') {
+        const k = known?.get(o.path);
         try {
-          const c = readCertificate(data.toString('utf8'));
-          Object.assign(entry, {
-            subject: subjectText(c),
-            issuer: c.issuer.map((r) => '/' + r.map((a) => `${a.type}=${a.value}`).join('+')).join(''),
-            serial: c.serialHex,
-            notBefore: c.notBefore.toISOString(),
-            notAfter: c.notAfter.toISOString(),
-            sans: c.sans ? [...c.sans.dns, ...c.sans.ip] : [],
-            extendedKeyUsage: c.extKeyUsage ?? [],
-          });
+          Object.assign(entry, k && k.sha256 === hash ? k.facts : certFacts(readCertificate(data.toString('utf8'))));
         } catch {
           entry.unparsable = true;
         }
@@ -51,8 +46,8 @@ export async function buildManifest(plan: Plan, out: string, source: string, ver
 }
 
 /** Returns what happened to manifest.json, or false when it did not change. */
-export async function writeManifest(plan: Plan, out: string, source: string, version: string, tmpDir: string): Promise<'created' | 'replaced' | false> {
-  const text = JSON.stringify(await buildManifest(plan, out, source, version), null, 2) + '\n';
+export async function writeManifest(plan: Plan, out: string, source: string, version: string, tmpDir: string, known?: KnownCerts): Promise<'created' | 'replaced' | false> {
+  const text = JSON.stringify(await buildManifest(plan, out, source, version, known), null, 2) + '\n';
   const before = await readIn(out, 'manifest.json');
   if (before && before.toString('utf8') === text) return false;
   try {

@@ -9,11 +9,10 @@ import { apiserverUrl } from '../render/kubeconfig.js';
 import { parseFlagFile, renderFlagFile } from '../render/flags.js';
 import { checkCert, checkKey, checkMode, type Problem } from '../run/checks.js';
 import { modeOf, readIn } from '../run/fsutil.js';
-import { subjectText } from '../run/runner.js';
 import { serviceClusterIp } from '../spec/derive.js';
 import { rbacNameProblems } from '../spec/rbac.js';
 import { firstServiceIp, parseCidr, canonicalIp, ipVersion } from '../spec/net.js';
-import { readCertificate, readPrivateKey, readPublicKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
+import { readCertificate, readPrivateKey, readPublicKey, subjectText, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
 export interface CertReport {
   name: string;

@@ -1,9 +1,14 @@
-// The only module that spawns a process: execa 9, argv array (no shell), stdin ignored.
-// Bundled by esbuild, execa costs ~20 ms to load (140 ms unbundled) and ~1.5 ms more CPU per
-// process than a bare child_process.spawn (measured: 2.5 vs 0.9 ms); what it brings is one tested
-// place for start failures, output collection and exit codes. Each openssl leads its own process
-// group (detached), so that a stop ends whatever a wrapper script started too.
-import { execa } from 'execa';
+// The only module that spawns a process: node:child_process, argv array (no shell), stdin
+// ignored, stderr collected. Each openssl leads its own process group (detached), so that a stop
+// ends whatever a wrapper script started too: SIGTERM to the group, SIGKILL 2 s later.
+//
+// Not execa (the stack's first choice, used here until issue 6's second round): on the default
+// cluster execa cost ~70 ms of a ~1.9 s run on 2 CPUs (benchmark A/B, 11 rounds: kubepki's own
+// overhead 210 ms with execa, 141 ms without): ~20 ms to load even bundled, ~10 ms more for its
+// first call, and ~2.4 ms of CPU per spawn against ~1 ms, a burst long enough to be preempted
+// when both CPUs run genrsa (a median of 11.8 ms per spawn call then, against 1.5 ms). What it
+// did here fits in this function: start failures, output collection, exit codes and signals.
+import { spawn as cpSpawn } from 'node:child_process';
 import { EnvError } from '../errors.js';
 
 export interface OpensslResult {
@@ -18,10 +23,21 @@ export interface OpensslResult {
   exitedAt: number;
 }
 
+/** What the preflight learnt: the binary and its version line. */
 export interface Openssl {
   binary: string;
   version: string;
+}
+
+/** One binary: `run` starts a process at once; `ready` is the preflight (`openssl version`),
+ *  run once, when first asked. The runner starts the first steps' processes before it asks (the
+ *  version process then runs beside them, not before them) and reads no step's result before
+ *  the preflight has passed: a missing or too old openssl is reported as such, and its outputs,
+ *  still in a staging folder, are never used. */
+export interface OpensslRunner {
+  binary: string;
   run(argv: string[], cwd: string, signal?: AbortSignal): Promise<OpensslResult>;
+  ready(): Promise<Openssl>;
 }
 
 export const MIN_MAJOR = 3;
@@ -38,21 +54,13 @@ export function opensslBinary(flag?: string): string {
 async function spawn(binary: string, argv: string[], cwd: string, signal?: AbortSignal, collectStdout = false): Promise<OpensslResult> {
   const startedAt = performance.now();
   if (signal?.aborted) return { exitCode: -1, stdout: '', stderr: '', failure: 'cancelled', startedAt, exitedAt: startedAt };
-  const child = execa(binary, argv, {
-    cwd,
-    stdin: 'ignore',
-    stdout: collectStdout ? 'pipe' : 'ignore',
-    stderr: 'pipe',
-    reject: false,
-    detached: true,
-    cleanup: false,
-    stripFinalNewline: true,
-  });
+  let child: ReturnType<typeof cpSpawn>;
+  try {
+    child = cpSpawn(binary, argv, { cwd, stdio: ['ignore', collectStdout ? 'pipe' : 'ignore', 'pipe'], detached: true });
+  } catch (e) {
+    return { exitCode: -1, stdout: '', stderr: '', failure: `failed to start: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, startedAt, exitedAt: performance.now() };
+  }
   const spawnedAt = performance.now();
-  let exitedAt = 0;
-  child.on('exit', () => {
-    exitedAt = performance.now();
-  });
   let cancelled = false;
   let killTimer: NodeJS.Timeout | undefined;
   const killGroup = (sig: NodeJS.Signals) => {
@@ -68,23 +76,37 @@ async function spawn(binary: string, argv: string[], cwd: string, signal?: Abort
     killTimer = setTimeout(() => killGroup('SIGKILL'), FORCE_KILL_MS);
   };
   signal?.addEventListener('abort', onAbort, { once: true });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout?.on('data', (b: Buffer) => out.push(b));
+  child.stderr?.on('data', (b: Buffer) => err.push(b));
+  let exitedAt = 0;
+  child.on('exit', () => (exitedAt = performance.now()));
   try {
-    const r = await child;
-    let failure: string | undefined;
-    if (cancelled) failure = 'cancelled';
-    else if (r.exitCode === undefined) {
-      const code = (r.cause as NodeJS.ErrnoException | undefined)?.code;
-      failure = code === 'ENOENT' ? 'not found' : r.signal ? `killed by ${r.signal}` : `failed to start: ${code ?? r.shortMessage}`;
-    }
-    return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), failure, startedAt: spawnedAt, exitedAt: exitedAt || performance.now() };
+    return await new Promise<OpensslResult>((resolve) => {
+      const text = (b: Buffer[]) => Buffer.concat(b).toString('utf8').replace(/\r?\n$/, '');
+      child.on('error', (e: NodeJS.ErrnoException) => {
+        // could not start (no 'close' follows when there is no process)
+        if (child.pid === undefined) resolve({ exitCode: -1, stdout: '', stderr: text(err), failure: e.code === 'ENOENT' ? 'not found' : `failed to start: ${e.code ?? e.message}`, startedAt: spawnedAt, exitedAt: performance.now() });
+      });
+      child.on('close', (code, sig) => {
+        const failure = cancelled ? 'cancelled' : code === null ? `killed by ${sig}` : undefined;
+        resolve({ exitCode: code ?? -1, stdout: text(out), stderr: text(err), failure, startedAt: spawnedAt, exitedAt: exitedAt || performance.now() });
+      });
+    });
   } finally {
     signal?.removeEventListener('abort', onAbort);
     clearTimeout(killTimer);
   }
 }
 
-/** Preflight: `openssl version`, once. OpenSSL 3 is required (genrsa's PKCS#8 output, -CAcreateserial's random serials). */
-export async function preflight(binary: string): Promise<Openssl> {
+export function opensslRunner(binary: string): OpensslRunner {
+  let pre: Promise<Openssl> | undefined;
+  return { binary, run: (argv, cwd, signal) => spawn(binary, argv, cwd, signal), ready: () => (pre ??= preflight(binary)) };
+}
+
+/** Preflight: `openssl version`. OpenSSL 3 is required (genrsa's PKCS#8 output, -CAcreateserial's random serials). */
+async function preflight(binary: string): Promise<Openssl> {
   const r = await spawn(binary, ['version'], process.cwd(), undefined, true);
   if (r.failure === 'not found') {
     throw new EnvError(`openssl not found: ${binary}`, [
@@ -99,5 +121,5 @@ export async function preflight(binary: string): Promise<Openssl> {
   if (Number(m[1]) < MIN_MAJOR) {
     throw new EnvError(`${m[0]} is too old: kubepki needs OpenSSL ${MIN_MAJOR}.0 or newer`, ['OpenSSL 1.1 writes different key formats and serials; upgrade openssl or point --openssl at a newer one.']);
   }
-  return { binary, version: m[0], run: (argv, cwd, signal) => spawn(binary, argv, cwd, signal) };
+  return { binary, version: m[0] };
 }

@@ -1,6 +1,6 @@
 // File-system helpers for a PKI folder: safe reads (no symlinks followed), writes through a
 // temporary name, and the checks on --out itself.
-import { closeSync, constants, lstatSync, mkdirSync, openSync, promises as fsp, readFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, promises as fsp, readFileSync, realpathSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { EnvError, type KubepkiError } from '../errors.js';
@@ -57,15 +57,16 @@ export function modeOf(out: string, rel: string): number | undefined {
 export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 /** --out must be a real folder we can write (created if missing); never a file or a symlink. */
+/** Synchronous: a few tiny calls before the first openssl process can start. */
 export async function prepareOut(out: string, create: boolean): Promise<void> {
   let st;
   try {
-    st = await fsp.lstat(out);
+    st = lstatSync(out);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new EnvError(`cannot use --out ${out}: ${(e as Error).message}`);
     if (!create) throw new EnvError(`--out ${out} does not exist`, ['run `kubepki generate` first, or pass the folder that holds the PKI with --out']);
     try {
-      await fsp.mkdir(out, { recursive: true, mode: 0o755 });
+      mkdirSync(out, { recursive: true, mode: 0o755 });
     } catch (e2) {
       const code = (e2 as NodeJS.ErrnoException).code;
       throw new EnvError(`cannot create --out ${out}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOTDIR' ? 'a parent is a file' : code === 'EROFS' ? 'read-only file system' : (e2 as Error).message}`);
@@ -73,13 +74,18 @@ export async function prepareOut(out: string, create: boolean): Promise<void> {
     return;
   }
   if (st.isSymbolicLink()) {
-    const target = await fsp.realpath(out).catch(() => '(a missing target)');
+    let target = '(a missing target)';
+    try {
+      target = realpathSync(out);
+    } catch {
+      // shown as missing
+    }
     throw new EnvError(`--out ${out} is a symlink to ${target}`, [`kubepki does not write through symlinks; pass the real folder (--out ${target}) if that is where the PKI belongs`]);
   }
   if (!st.isDirectory()) throw new EnvError(`--out ${out} is a file, not a folder`, ['pass a folder (it is created if missing)']);
   if (create) {
     try {
-      await fsp.access(out, constants.W_OK | constants.X_OK);
+      accessSync(out, constants.W_OK | constants.X_OK);
     } catch {
       throw new EnvError(`--out ${out} is not writable by this user (uid ${process.getuid?.() ?? '?'})`, ['fix its ownership or mode, or pass another folder']);
     }

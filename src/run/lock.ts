@@ -2,7 +2,7 @@
 // (pid, host, command, start time). A lock whose holder is gone (same host, pid not alive) is
 // stale: it is taken over under a second O_EXCL file (lock.takeover), so two runs that both find
 // the stale lock cannot both take it.
-import { promises as fsp, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, promises as fsp, readFileSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EnvError } from '../errors.js';
@@ -47,9 +47,11 @@ function processStartMs(pid: number): number | undefined {
   }
 }
 
-async function readLock(file: string): Promise<LockInfo | null | undefined> {
+// Synchronous file calls: a handful of tiny ones before the first openssl process can start
+
+function readLock(file: string): LockInfo | null | undefined {
   try {
-    const l = JSON.parse(await fsp.readFile(file, 'utf8')) as LockInfo;
+    const l = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
     if (!Number.isInteger(l?.pid) || l.pid <= 0 || typeof l.host !== 'string' || Number.isNaN(Date.parse(l.started))) return null;
     return l;
   } catch (e) {
@@ -58,11 +60,14 @@ async function readLock(file: string): Promise<LockInfo | null | undefined> {
   }
 }
 
-async function createExclusive(file: string, info: LockInfo): Promise<boolean> {
+function createExclusive(file: string, info: LockInfo): boolean {
   try {
-    const fh = await fsp.open(file, 'wx', 0o644);
-    await fh.writeFile(JSON.stringify(info) + '\n');
-    await fh.close();
+    const fd = openSync(file, 'wx', 0o644);
+    try {
+      writeSync(fd, JSON.stringify(info) + '\n');
+    } finally {
+      closeSync(fd);
+    }
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -74,26 +79,29 @@ const describe = (l: LockInfo) => `pid ${l.pid} on ${l.host}, \`${l.command}\`, 
 
 export async function acquireLock(out: string, command: string): Promise<Lock> {
   const dir = path.join(out, STATE_DIR);
-  await fsp.mkdir(dir, { recursive: true, mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
     const inTheWay = e.code === 'EEXIST' || e.code === 'ENOTDIR';
     throw new EnvError(`cannot create ${dir}: ${inTheWay ? 'a file is in the way' : describeWriteError(e)}`, [
       `kubepki keeps its lock and staging folders there: ${inTheWay ? 'move that file away' : 'it must be writable by the user who runs kubepki'}`,
     ]);
-  });
+  }
   const file = path.join(dir, 'lock');
   const me: LockInfo = { pid: process.pid, host: os.hostname(), command, started: new Date().toISOString() };
   const release = async () => {
-    const cur = await readLock(file);
-    if (cur && cur.pid === me.pid && cur.host === me.host) await fsp.rm(file, { force: true });
+    const cur = readLock(file);
+    if (cur && cur.pid === me.pid && cur.host === me.host) rmSync(file, { force: true });
   };
   for (let attempt = 0; attempt < 5; attempt++) {
-    if (await createExclusive(file, me)) return { release };
-    const holder = await readLock(file);
+    if (createExclusive(file, me)) return { release };
+    const holder = readLock(file);
     if (holder === undefined) continue; // released meanwhile
     if (holder === null) {
       // being written: give the writer a moment
       await new Promise((r) => setTimeout(r, 50));
-      const again = await readLock(file);
+      const again = readLock(file);
       if (again === null) {
         const st = await fsp.stat(file).catch(() => undefined);
         if (st && Date.now() - st.mtimeMs > 10_000) {
@@ -118,18 +126,18 @@ export async function acquireLock(out: string, command: string): Promise<Lock> {
 /** Replaces a stale lock, guarded by lock.takeover so that only one run does it. */
 async function takeOver(dir: string, file: string, stale: LockInfo | null, me: LockInfo): Promise<boolean> {
   const guard = path.join(dir, 'lock.takeover');
-  if (!(await createExclusive(guard, me))) {
+  if (!createExclusive(guard, me)) {
     const st = await fsp.stat(guard).catch(() => undefined);
     // a guard left by a run killed during its take-over (a window of microseconds) expires
     if (st && Date.now() - st.mtimeMs > 10_000) await fsp.rm(guard, { force: true });
     return false;
   }
   try {
-    const cur = await readLock(file);
+    const cur = readLock(file);
     const same = stale === null ? cur === null : cur && cur.pid === stale.pid && cur.host === stale.host && cur.started === stale.started;
     if (cur !== undefined && !same) return false; // someone else got there first
     await fsp.rm(file, { force: true });
-    return await createExclusive(file, me);
+    return createExclusive(file, me);
   } finally {
     await fsp.rm(guard, { force: true });
   }

@@ -4,17 +4,17 @@
 // OUT (only a staging folder, removed by the next run). Independent steps run at once, up to
 // `jobs`; steps that share a file (every -CAcreateserial signing shares the CA's .srl) keep the
 // plan's order.
-import { chmodSync, closeSync, copyFileSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, promises as fsp, renameSync, symlinkSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, fsyncSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, promises as fsp, renameSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { paths, SA, type CertRow } from '../catalog/certs.js';
 import { EnvError, KubepkiError, StepError } from '../errors.js';
-import type { Openssl } from '../openssl/exec.js';
+import type { OpensslRunner } from '../openssl/exec.js';
 import { dependencies, type Step } from '../plan/plan.js';
 import { fillKubeconfig, loadYaml } from '../render/kubeconfig.js';
 import { commandLine } from '../render/script.js';
-import { readCertificate, readPrivateKey, readPublicKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
+import { certFacts, readCertificate, readPrivateKey, readPublicKey, subjectText, type CertFacts, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 import { checkCert, checkCsr, checkKey, checkSerial, type Problem } from './checks.js';
-import { describeWriteError, ensureDir, explainFullDisk, modeOf, readIn, readInSync, writeAtomic } from './fsutil.js';
+import { describeWriteError, ensureDir, explainFullDisk, modeOf, readIn, readInSync, sha256, writeAtomic } from './fsutil.js';
 
 export type StepStatus = 'created' | 'replaced' | 'unchanged';
 
@@ -28,6 +28,9 @@ export interface StepOutcome {
    *  does not hold every printed line until its end. */
   checked: string[];
   ms: number;
+  /** a certificate this step wrote and checked: its sha256 and what the manifest records of it
+   *  (so that the manifest need not parse it again) */
+  cert?: { path: string; sha256: string; facts: CertFacts };
   /** performance.now() marks: dispatched, openssl started and exited (openssl steps), done; and
    *  `after`: the step whose completion, or whose process's exit, dispatched this one (-1: the
    *  run's start), so that the chain of steps that decided the run's end can be followed back
@@ -41,7 +44,8 @@ export interface RunContext {
   tmpRoot: string;
   /** OUT/.kubepki/backup/<run>: keys replaced by this run are kept here */
   backupDir: string;
-  openssl?: () => Promise<Openssl>;
+  /** needed when a step runs openssl */
+  openssl?: OpensslRunner;
   jobs: number;
   now: () => Date;
   /** CA files: never replaced, whatever a step says */
@@ -102,9 +106,10 @@ const keyCache = new ParseCache<ReturnType<typeof checkKey>>();
 const certCache = new ParseCache<CertInfo>();
 
 /** Checks the outputs of a step; returns one human line per output. */
-async function checkOutputs(step: Step, files: Files, ctx: RunContext, command?: string, written?: { text: string; embedded: Map<string, Buffer> }): Promise<string[]> {
+async function checkOutputs(step: Step, files: Files, ctx: RunContext, command?: string, written?: { text: string; embedded: Map<string, Buffer> }): Promise<{ lines: string[]; cert?: StepOutcome['cert'] }> {
   const row = step.row;
   const lines: string[] = [];
+  let cert: StepOutcome['cert'];
   const key = async (rel: string, bits: number): Promise<KeyInfo> => {
     const text = await files.text(rel);
     const r = keyCache.get(`${rel}:${bits}`, text, () => checkKey(rel, text, { keyBits: bits }));
@@ -130,9 +135,11 @@ async function checkOutputs(step: Step, files: Files, ctx: RunContext, command?:
       const p = paths(row!);
       const k = await key(p.key, row!.keyBits);
       const signer = await signerOf(row!);
-      const r = checkCert(p.crt, await files.text(p.crt), row!, k, signer, { now, freshDays: daysOf(step.argv!) });
+      const crt = await files.get(p.crt);
+      const r = checkCert(p.crt, crt.toString('utf8'), row!, k, signer, { now, freshDays: daysOf(step.argv!) });
       if (r.problems.length || !r.info) fail(step, r.problems, command);
       const c = r.info;
+      cert = { path: p.crt, sha256: sha256(crt), facts: certFacts(c) };
       if (step.action === 'sign') {
         const srl = step.outputs.find((o) => o.type === 'serial')!.path;
         const sp = checkSerial(srl, await files.text(srl), c);
@@ -179,11 +186,7 @@ async function checkOutputs(step: Step, files: Files, ctx: RunContext, command?:
     default:
       lines.push(`${step.outputs[0].path}: written`);
   }
-  return lines;
-}
-
-export function subjectText(c: CertInfo): string {
-  return c.subject.map((rdn) => '/' + rdn.map((a) => `${a.type}=${a.value}`).join('+')).join('');
+  return { lines, cert };
 }
 
 /** Moves a step's checked outputs from its staging folder into OUT. Synchronous: a handful of
@@ -223,33 +226,56 @@ function promote(step: Step, stage: string, ctx: RunContext): StepStatus {
 
 type Timing = StepOutcome['timing'];
 
-/** `exited` is called once, as soon as the step's openssl process has ended (or could not start):
- *  its slot is free while its outputs are checked and moved in. */
-async function runOpensslStep(step: Step, index: number, ctx: RunContext, signal: AbortSignal, timing: Timing, exited: () => void): Promise<StepOutcome> {
+/** A step started at the exit of the process that makes some of its inputs, before that step's
+ *  outputs are checked and moved into OUT: those inputs are taken from the producer's staging
+ *  folder (hard links; a serial is copied), and this step's own outputs are checked and moved in
+ *  only once the producer has completed (`done` resolves false if it failed: then this one stops). */
+interface Early {
+  stage: string;
+  outputs: Set<string>;
+  done: Promise<boolean>;
+}
+
+/** `exited` is called once, as soon as the step's openssl process has ended (or could not start),
+ *  with the staging folder when the process succeeded and wrote every output: its slot is free
+ *  while its outputs are checked and moved in, and a follow-up may start from that folder. */
+async function runOpensslStep(
+  step: Step,
+  index: number,
+  ctx: RunContext,
+  signal: AbortSignal,
+  timing: Timing,
+  exited: (stage?: string) => void,
+  early?: Early,
+): Promise<StepOutcome> {
   const t0 = performance.now();
   let ended = false;
-  const end = () => {
+  const end = (stage?: string) => {
     if (!ended) {
       ended = true;
-      exited();
+      exited(stage);
     }
   };
-  const openssl = await ctx.openssl!();
   const command = commandLine(step.argv!, 'openssl');
-  const stage = mkdtempSync(path.join(ctx.tmpRoot, `${index}-`));
+  let stage: string | undefined;
   try {
-    // the stage's folders, then every input: a symlink to the file in OUT, except the serial,
-    // which is copied (openssl rewrites it in place) and may not exist yet. Synchronous calls:
-    // a dozen tiny ones per step cost less than their trips through the thread pool while
-    // openssl processes hold the CPUs
+    // Synchronous from here to the spawn: a follow-up started at its producer's exit links the
+    // producer's outputs before the producer moves them away.
+    // The stage's folders, then every input: a symlink to the file in OUT, except the serial,
+    // which is copied (openssl rewrites it in place) and may not exist yet; inputs made by an
+    // early start's producer come from its stage. Synchronous calls: a dozen tiny ones per step
+    // cost less than their trips through the thread pool while openssl processes hold the CPUs
+    stage = mkdtempSync(path.join(ctx.tmpRoot, `${index}-`));
     const dirs = new Set([...step.reads, ...step.outputs.map((o) => o.path)].map((r) => path.dirname(r)).filter((d) => d !== '.'));
     for (const d of dirs) mkdirSync(path.join(stage, d), { recursive: true });
     for (const r of step.reads) {
-      const src = path.join(ctx.out, r);
+      const fromProducer = early?.outputs.has(r);
+      const src = path.join(fromProducer ? early!.stage : ctx.out, r);
       const dst = path.join(stage, r);
       const isSerial = r.endsWith('.srl');
       try {
         if (isSerial) copyFileSync(src, dst);
+        else if (fromProducer) linkSync(src, dst);
         else {
           lstatSync(src);
           symlinkSync(src, dst);
@@ -260,23 +286,38 @@ async function runOpensslStep(step: Step, index: number, ctx: RunContext, signal
         throw new StepError(`step ${step.id} cannot run: its input ${r} is missing`, step.id, command, '');
       }
     }
+    const openssl = ctx.openssl!;
     const res = await openssl.run(step.argv!, stage, signal);
-    end();
+    // nothing of a step is used before the preflight has passed (a missing openssl is reported
+    // as that, not as a failed step)
+    await openssl.ready();
     timing.spawned = res.startedAt;
     timing.exited = res.exitedAt;
+    let missing: StepError | undefined;
+    const ok = !signal.aborted && !res.failure && res.exitCode === 0;
+    if (ok) {
+      for (const o of step.outputs) {
+        const st = lstatSync(path.join(stage, o.path), { throwIfNoEntry: false });
+        if (!st || !st.isFile()) missing = new StepError(`step ${step.id}: openssl exited 0 but did not write ${o.path}`, step.id, command, res.stderr);
+        else if (st.size === 0) missing = new StepError(`step ${step.id}: openssl wrote an empty ${o.path}`, step.id, command, res.stderr);
+        else {
+          chmodSync(path.join(stage, o.path), o.mode);
+          continue;
+        }
+        break;
+      }
+    }
+    end(ok && !missing ? stage : undefined);
     if (signal.aborted) throw new StepError(`step ${step.id} was stopped`, step.id, command, '');
     if (res.failure || res.exitCode !== 0) {
       throw new StepError(`step ${step.id} failed: openssl ${res.failure ?? `exited with code ${res.exitCode}`}`, step.id, command, res.stderr, step.outputs.map((o) => `${o.path} (${o.type})`));
     }
-    for (const o of step.outputs) {
-      const st = lstatSync(path.join(stage, o.path), { throwIfNoEntry: false });
-      if (!st || !st.isFile()) throw new StepError(`step ${step.id}: openssl exited 0 but did not write ${o.path}`, step.id, command, res.stderr);
-      if (st.size === 0) throw new StepError(`step ${step.id}: openssl wrote an empty ${o.path}`, step.id, command, res.stderr);
-      chmodSync(path.join(stage, o.path), o.mode);
-    }
-    const checked = await checkOutputs(step, new Files(ctx.out, stage, new Set(step.outputs.map((o) => o.path))), ctx, command);
+    if (missing) throw missing;
+    // an early start checks and moves in nothing before its producer is in OUT
+    if (early && !(await early.done)) throw new StepError(`step ${step.id} was stopped`, step.id, command, '');
+    const { lines: checked, cert } = await checkOutputs(step, new Files(ctx.out, stage, new Set(step.outputs.map((o) => o.path))), ctx, command);
     const status = promote(step, stage, ctx);
-    return { step, index, status, command, checked, ms: performance.now() - t0, timing };
+    return { step, index, status, command, checked, cert, ms: performance.now() - t0, timing };
   } catch (e) {
     if (e instanceof KubepkiError) throw await explainFullDisk(e, ctx.out);
     throw new StepError(`step ${step.id} could not complete: ${describeWriteError(e)}`, step.id, command, '');
@@ -284,11 +325,13 @@ async function runOpensslStep(step: Step, index: number, ctx: RunContext, signal
     end();
     // removed in the background (a dozen unlinks and rmdirs that the next step need not wait
     // for); the run removes what is left of tmp/ when it ends, and the next run empties it
-    fsp.rm(stage, { recursive: true, force: true }).catch(() => undefined);
+    if (stage) fsp.rm(stage, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
-async function runFileStep(step: Step, index: number, ctx: RunContext, timing: Timing): Promise<StepOutcome> {
+async function runFileStep(step: Step, index: number, ctx: RunContext, timing: Timing, preflight?: Promise<unknown>): Promise<StepOutcome> {
+  // in a run that needs openssl, nothing is written before it has passed its preflight
+  if (preflight) await preflight;
   const t0 = performance.now();
   const o = step.outputs[0];
   const files = new Files(ctx.out, undefined, new Set());
@@ -312,7 +355,7 @@ async function runFileStep(step: Step, index: number, ctx: RunContext, timing: T
     }
     status = before ? 'replaced' : 'created';
   }
-  const checked = status === 'unchanged' ? [`${o.path}: unchanged`] : await checkOutputs(step, files, ctx, undefined, { text, embedded: data });
+  const checked = status === 'unchanged' ? [`${o.path}: unchanged`] : (await checkOutputs(step, files, ctx, undefined, { text, embedded: data })).lines;
   return { step, index, status, checked, ms: performance.now() - t0, timing };
 }
 
@@ -388,13 +431,17 @@ const MAX_WRITERS = 8;
  *  and a signing (next in the CA's serial chain) never waits behind later keys; with jobs > 1,
  *  keys with no signing behind them go last (see priorities). Up to `jobs` openssl processes run
  *  at once; with jobs > 1 a slot is free when its process exits (the outputs are checked beside
- *  the next process), unless the step's completion will make ready a follow-up that goes before
- *  everything waiting: then the slot is kept for it. With jobs > 1, steps that run no process (configs, kubeconfigs,
- *  flag files: a few ms of file writing) do not take one of those slots: they run as soon as they
- *  are ready, beside the openssl processes. With jobs = 1 everything runs one at a time, in
- *  exactly the plan's order (the lowest unfinished index is always ready). */
+ *  the next process), and a follow-up that only this step holds back and that goes before
+ *  everything waiting (a key's request, the CA's certificate, the next signing of the serial
+ *  chain) takes the slot at once, its inputs linked from this step's staging folder (see Early):
+ *  it is moved into OUT only after this step. With jobs > 1, steps that run no process (configs,
+ *  kubeconfigs, flag files: a few ms of file writing) do not take one of those slots: they run as
+ *  soon as they are ready, beside the openssl processes, and in a run that needs openssl not
+ *  before its preflight has passed. With jobs = 1 everything runs one at a time, in exactly the
+ *  plan's order (the lowest unfinished index is always ready). `openssl version` runs beside the
+ *  first processes; no step's result is used before it has passed. */
 export async function runSteps(steps: Step[], ctx: RunContext): Promise<StepOutcome[]> {
-  await fsp.mkdir(ctx.tmpRoot, { recursive: true, mode: 0o700 });
+  mkdirSync(ctx.tmpRoot, { recursive: true, mode: 0o700 });
   const deps = dependencies(steps);
   const waiting = deps.map((d) => d.length);
   const dependents: number[][] = steps.map(() => []);
@@ -402,12 +449,16 @@ export async function runSteps(steps: Step[], ctx: RunContext): Promise<StepOutc
   const sequential = ctx.jobs <= 1;
   const procs = new MinHeap(sequential ? undefined : priorities(steps, dependents));
   const files = sequential ? procs : new MinHeap();
-  const ready = (i: number) => (steps[i].argv ? procs : files).push(i);
-  waiting.forEach((w, i) => w === 0 && ready(i));
+  waiting.forEach((w, i) => w === 0 && (steps[i].argv ? procs : files).push(i));
   const outcomes: StepOutcome[] = new Array(steps.length);
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort();
   ctx.signal?.addEventListener('abort', onOuterAbort);
+  const needsOpenssl = steps.some((s) => s.argv);
+  const started = new Array<boolean>(steps.length).fill(false);
+  /** per step: resolves when it has completed (true) or failed (false) */
+  const settled: Promise<boolean>[] = new Array(steps.length);
+  const ready = (i: number) => !started[i] && (steps[i].argv ? procs : files).push(i);
   let running = 0; // openssl processes (every step when sequential)
   let writing = 0; // file steps beside them
   let inflight = 0; // steps started and not yet settled
@@ -420,8 +471,9 @@ export async function runSteps(steps: Step[], ctx: RunContext): Promise<StepOutc
       else if (ctx.signal?.aborted) reject(new EnvError('stopped by a signal'));
       else resolve(outcomes);
     };
-    const start = (i: number, after: number, slot: boolean) => {
+    const start = (i: number, after: number, slot: boolean, early?: Early) => {
       const step = steps[i];
+      started[i] = true;
       inflight++;
       if (slot) running++;
       else writing++;
@@ -435,14 +487,26 @@ export async function runSteps(steps: Step[], ctx: RunContext): Promise<StepOutc
       };
       const timing: Timing = { dispatched: performance.now(), done: 0, after };
       ctx.onStart?.(step, i);
-      const p = step.argv ? runOpensslStep(step, i, ctx, abort.signal, timing, () => {
-              // keep the slot for a follow-up that this step's completion makes ready and that goes
-              // before every step waiting for a slot (a key's request, the CA's certificate after
-              // its key): the slot is handed to it then, a few ms from now
-              if (sequential || dependents[i].some((j) => steps[j].argv && waiting[j] === 1 && procs.before(j))) return;
-              free();
-              pump(i);
-            }) : runFileStep(step, i, ctx, timing);
+      const onExit = (stage?: string) => {
+        if (sequential) return;
+        // a follow-up that this step's completion would make ready, and that goes before every
+        // step waiting for a slot (a key's request, the CA's certificate after its key, the next
+        // signing of the CA's serial chain), gets the slot now, with its inputs from this step's
+        // stage; it is moved into OUT after this step. If the process failed, the slot is kept
+        // until this step ends (the run stops)
+        const next = dependents[i].find((j) => steps[j].argv && waiting[j] === 1 && !started[j] && procs.before(j));
+        if (next !== undefined && !stage) return;
+        free();
+        if (next !== undefined && !failure && !abort.signal.aborted) start(next, i, true, { stage: stage!, outputs: new Set(step.outputs.map((o) => o.path)), done: settled[i] });
+        else pump(i);
+      };
+      // a step that fails before its first await (no stage could be made) ends inside this call:
+      // its exit is handled once this start has returned
+      let inStart = true;
+      const p = step.argv
+        ? runOpensslStep(step, i, ctx, abort.signal, timing, (stage) => (inStart ? queueMicrotask(() => onExit(stage)) : onExit(stage)), early)
+        : runFileStep(step, i, ctx, timing, needsOpenssl ? ctx.openssl!.ready() : undefined);
+      inStart = false;
       p.then(
         (o) => {
           timing.done = performance.now();
@@ -465,14 +529,23 @@ export async function runSteps(steps: Step[], ctx: RunContext): Promise<StepOutc
           pump(i);
         },
       );
+      // registered after the handlers above: a follow-up started early learns of a failure once
+      // the run has recorded it
+      settled[i] = p.then(
+        () => true,
+        () => false,
+      );
     };
     const pump = (after: number) => {
       const go = () => !failure && !abort.signal.aborted;
-      if (!sequential) while (go() && writing < MAX_WRITERS && files.size) start(files.pop(), after, false);
+      // processes first: they are what the run waits for
       while (go() && running < ctx.jobs && procs.size) start(procs.pop(), after, true);
+      if (!sequential) while (go() && writing < MAX_WRITERS && files.size) start(files.pop(), after, false);
       if (inflight === 0 && (failure || abort.signal.aborted || (procs.size === 0 && files.size === 0))) finish();
     };
     pump(-1);
+    // `openssl version` runs beside the first steps' processes (see OpensslRunner)
+    if (needsOpenssl) ctx.openssl!.ready().catch(() => undefined);
     // the YAML library for the kubeconfig steps: imported now that the first processes run
     if (steps.some((s) => s.action === 'kubeconfig')) loadYaml().catch(() => undefined);
   });

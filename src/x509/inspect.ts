@@ -37,6 +37,34 @@ export interface CertInfo {
   fingerprint: string;
 }
 
+/** A subject or issuer as openssl prints it with -nameopt compat: /CN=a/O=b */
+export function subjectText(c: { subject: Name }): string {
+  return nameText(c.subject);
+}
+const nameText = (n: Name) => n.map((rdn) => '/' + rdn.map((a) => `${a.type}=${a.value}`).join('+')).join('');
+
+/** What manifest.json records of a certificate. */
+export interface CertFacts {
+  subject: string;
+  issuer: string;
+  serial: string;
+  notBefore: string;
+  notAfter: string;
+  sans: string[];
+  extendedKeyUsage: string[];
+}
+export function certFacts(c: CertInfo): CertFacts {
+  return {
+    subject: nameText(c.subject),
+    issuer: nameText(c.issuer),
+    serial: c.serialHex,
+    notBefore: c.notBefore.toISOString(),
+    notAfter: c.notAfter.toISOString(),
+    sans: c.sans ? [...c.sans.dns, ...c.sans.ip] : [],
+    extendedKeyUsage: c.extKeyUsage ?? [],
+  };
+}
+
 function decodeExts(exts: Extension[]) {
   const find = (o: string) => exts.find((e) => e.oid === o);
   const bc = find(OID.basicConstraints);

@@ -258,12 +258,12 @@ describe('openssl missing, too old, failing half way', () => {
   test('failing half way on an existing PKI: exit 1 with the step, its command and openssl\'s error; nothing lost', () => {
     const out = copyDir(base);
     const counter = path.join(tmpDir('kubepki-count-'), 'n');
-    // call 1 is `openssl version`; call 3 is the node-2 CSR, after its key was made
-    const r = kubepki(['generate', '--spec', specNode2(), '--out', out, '--jobs', '1'], { env: fakeEnv('fail', { FAKE_OPENSSL_AT: '3', FAKE_OPENSSL_COUNTER: counter }) });
+    // call 2 is the node-2 CSR, after its key was made (the fake does not count `openssl version`)
+    const r = kubepki(['generate', '--spec', specNode2(), '--out', out, '--jobs', '1'], { env: fakeEnv('fail', { FAKE_OPENSSL_AT: '2', FAKE_OPENSSL_COUNTER: counter }) });
     expectExit(r, 1);
     expect(r.stderr).toMatch(/kubepki: error: step kubelet-k8s-node-2:csr failed: openssl exited with code 1/);
     expect(r.stderr).toContain('command: openssl req -new -key clients/kubelet-k8s-node-2.key -subj "/CN=system:node:k8s-node-2/O=system:nodes" -out clients/kubelet-k8s-node-2.csr');
-    expect(r.stderr).toMatch(/openssl: fake openssl: call 3 fails on purpose/);
+    expect(r.stderr).toMatch(/openssl: fake openssl: call 2 fails on purpose/);
     const after = snapshot(out);
     for (const [f, h] of Object.entries(baseSnap)) expect([f, after[f]]).toEqual([f, h]);
     // only the checked key of the step that succeeded was added
@@ -278,8 +278,8 @@ describe('openssl missing, too old, failing half way', () => {
   test('exit 0 but a torn (half-written) output: the check refuses it and nothing is promoted', () => {
     const out = copyDir(base);
     const counter = path.join(tmpDir('kubepki-count-'), 'n');
-    // call 2 is node-2's genrsa, call 3 its CSR: openssl "succeeds" and the CSR is cut in half
-    const r = kubepki(['generate', '--spec', specNode2(), '--out', out, '--jobs', '1'], { env: fakeEnv('truncate', { FAKE_OPENSSL_AT: '3', FAKE_OPENSSL_COUNTER: counter }) });
+    // call 1 is node-2's genrsa, call 2 its CSR: openssl "succeeds" and the CSR is cut in half
+    const r = kubepki(['generate', '--spec', specNode2(), '--out', out, '--jobs', '1'], { env: fakeEnv('truncate', { FAKE_OPENSSL_AT: '2', FAKE_OPENSSL_COUNTER: counter }) });
     expectExit(r, 1);
     expect(r.stderr).toMatch(/step kubelet-k8s-node-2:csr wrote a file that fails its check: clients\/kubelet-k8s-node-2\.csr is not a readable certificate request/);
     expect(changed(baseSnap, snapshot(out))).toEqual(['clients/kubelet-k8s-node-2.key']);
@@ -321,7 +321,7 @@ describe('a full disk', () => {
   test('openssl reporting ENOSPC (a fake): exit 1 with openssl\'s "No space left on device", nothing promoted', () => {
     const out = copyDir(base);
     const counter = path.join(tmpDir('kubepki-count-'), 'n');
-    const r = kubepki(['generate', '--spec', writeSpec(work, SPEC + '  - { name: k8s-node-3, ip: 127.0.0.4 }\n', 'node3.yaml'), '--out', out, '--jobs', '1'], { env: fakeEnv('enospc', { FAKE_OPENSSL_AT: '2', FAKE_OPENSSL_COUNTER: counter }) });
+    const r = kubepki(['generate', '--spec', writeSpec(work, SPEC + '  - { name: k8s-node-3, ip: 127.0.0.4 }\n', 'node3.yaml'), '--out', out, '--jobs', '1'], { env: fakeEnv('enospc', { FAKE_OPENSSL_AT: '1', FAKE_OPENSSL_COUNTER: counter }) });
     expectExit(r, 1);
     expect(r.stderr).toMatch(/step kubelet-k8s-node-3:key failed: openssl exited with code 1/);
     expect(r.stderr).toMatch(/openssl: .*No space left on device/);
