@@ -22,7 +22,8 @@
 # kubepki's overhead: its wall time minus the openssl processes on its critical path, from the
 # trace it writes under KUBEPKI_TRACE (see scripts/critical-path.mjs).
 #
-# Environment: ROUNDS (5), BENCH_DIR (default: ../shared/bench beside the repository),
+# Environment: ROUNDS (5; W1_ROUNDS and W2_ROUNDS override it per workload: RSA key generation
+# is noisy, and W1 is short enough for many rounds), BENCH_DIR (default: ../shared/bench beside the repository),
 # WORKLOADS ("W1 W2"), W2_NODES (200), W2_SCRIPTS (full | nodes-only), KEEP=1 keeps the folders,
 # NO_BUILD=1 uses dist/ as it is (default: npm run build first).
 set -euo pipefail
@@ -39,7 +40,12 @@ for f in baseline-seq.sh baseline-par.sh; do
   [[ -f $BENCH_DIR/$f ]] || { echo "bench: $BENCH_DIR/$f not found (set BENCH_DIR to the folder of the reference scripts)" >&2; exit 2; }
 done
 case $W2_SCRIPTS in full | nodes-only) ;; *) echo "bench: W2_SCRIPTS must be full or nodes-only" >&2; exit 2 ;; esac
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench: ROUNDS must be a positive number" >&2; exit 2; }
+W1_ROUNDS=${W1_ROUNDS:-$ROUNDS}
+W2_ROUNDS=${W2_ROUNDS:-$ROUNDS}
+for n in "$ROUNDS" "$W1_ROUNDS" "$W2_ROUNDS"; do
+  [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "bench: ROUNDS, W1_ROUNDS and W2_ROUNDS must be positive numbers" >&2; exit 2; }
+done
+rounds_of() { if [[ $1 == W1 ]]; then echo "$W1_ROUNDS"; else echo "$W2_ROUNDS"; fi; }
 if [[ ${NO_BUILD:-0} != 1 ]]; then (cd "$ROOT" && npm run build --silent); fi
 [[ -f $CLI ]] || { echo "bench: $CLI missing: npm run build" >&2; exit 2; }
 
@@ -89,7 +95,7 @@ if [[ -n ${NODE_EXTRA_CA_CERTS:-} ]]; then
 else
   echo "  node -e 0: $(node_start) ms"
 fi
-echo "  rounds: $ROUNDS, contenders alternate (order rotates every round), fresh empty folder for each run"
+echo "  rounds:$(for w in $WORKLOADS; do echo -n " $w $(rounds_of "$w")"; done), contenders alternate (order rotates every round), fresh empty folder for each run"
 [[ " $WORKLOADS " == *" W1 "* ]] && echo "  W1: default cluster: kubepki default spec (8 keys: + service-account key) vs scripts NODES=1 (7 keys)"
 if [[ " $WORKLOADS " != *" W2 "* ]]; then
   :
@@ -106,7 +112,7 @@ declare -A times over
 for w in $WORKLOADS; do
   [[ $w == W1 || $w == W2 ]] || { echo "bench: unknown workload $w" >&2; exit 2; }
   order=(kubepki seq par)
-  for ((r = 1; r <= ROUNDS; r++)); do
+  for ((r = 1; r <= $(rounds_of "$w"); r++)); do
     line="$w round $r:"
     for ((k = 0; k < 3; k++)); do
       who=${order[$(((k + r - 1) % 3))]}
@@ -128,14 +134,14 @@ for w in $WORKLOADS; do
   echo
 done
 
-echo "medians of $ROUNDS rounds (wall time):"
-printf '  %-4s %10s %14s %14s %12s %12s %10s\n' "" kubepki baseline-seq baseline-par "kp/seq" "kp/par" overhead
+echo "medians (wall time):"
+printf '  %-4s %6s %10s %14s %14s %12s %12s %10s\n' "" rounds kubepki baseline-seq baseline-par "kp/seq" "kp/par" overhead
 for w in $WORKLOADS; do
   k=$(tr ' ' '\n' <<<"${times[$w.kubepki]}" | grep . | median)
   s=$(tr ' ' '\n' <<<"${times[$w.seq]}" | grep . | median)
   p=$(tr ' ' '\n' <<<"${times[$w.par]}" | grep . | median)
   o=$(tr ' ' '\n' <<<"${over[$w]}" | grep . | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
-  printf '  %-4s %8s s %12s s %12s s %11s× %11s× %9s%%\n' "$w" "$(secs "$k")" "$(secs "$s")" "$(secs "$p")" "$(ratio "$k" "$s")" "$(ratio "$k" "$p")" "$o"
+  printf '  %-4s %6s %8s s %12s s %12s s %11s× %11s× %9s%%\n' "$w" "$(rounds_of "$w")" "$(secs "$k")" "$(secs "$s")" "$(secs "$p")" "$(ratio "$k" "$s")" "$(ratio "$k" "$p")" "$o"
 done
 echo "targets: W1 ≤ 0.85× seq and ≤ 1.10× par; W2 ≤ 0.70× seq and ≤ 1.10× par; overhead ≤ 10 %"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
