@@ -86,7 +86,8 @@ async function spawn(binary: string, argv: string[], cwd: string, signal?: Abort
     return await new Promise<OpensslResult>((resolve) => {
       const text = (b: Buffer[]) => Buffer.concat(b).toString('utf8').replace(/\r?\n$/, '');
       child.on('error', (e: NodeJS.ErrnoException) => {
-        // could not start (no 'close' follows when there is no process)
+        // could not start (ENOENT, EACCES): node emits 'close' too, with a negative code; the
+        // first resolve wins
         if (child.pid === undefined) resolve({ exitCode: -1, stdout: '', stderr: text(err), failure: e.code === 'ENOENT' ? 'not found' : `failed to start: ${e.code ?? e.message}`, startedAt: spawnedAt, exitedAt: performance.now() });
       });
       child.on('close', (code, sig) => {
