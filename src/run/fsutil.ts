@@ -56,8 +56,8 @@ export function modeOf(out: string, rel: string): number | undefined {
 
 export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
-/** --out must be a real folder we can write (created if missing); never a file or a symlink. */
-/** Synchronous: a few tiny calls before the first openssl process can start. */
+/** --out must be a real folder we can write (created if missing); never a file or a symlink.
+ *  Synchronous calls: a few tiny ones before the first openssl process can start. */
 export async function prepareOut(out: string, create: boolean): Promise<void> {
   let st;
   try {

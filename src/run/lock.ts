@@ -65,9 +65,13 @@ function createExclusive(file: string, info: LockInfo): boolean {
     const fd = openSync(file, 'wx', 0o644);
     try {
       writeSync(fd, JSON.stringify(info) + '\n');
-    } finally {
+    } catch (e) {
+      // a lock that names nobody (a full disk) would hold the folder until it goes stale
       closeSync(fd);
+      rmSync(file, { force: true });
+      throw e;
     }
+    closeSync(fd);
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
