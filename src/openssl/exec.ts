@@ -114,6 +114,9 @@ async function preflight(binary: string): Promise<Openssl> {
       'kubepki runs the real openssl binary. Install it (Debian/Ubuntu: apt-get install openssl) or point --openssl / KUBEPKI_OPENSSL at it.',
     ]);
   }
+  if (r.failure === 'failed to start: EACCES') {
+    throw new EnvError(`openssl cannot be run: ${binary}: permission denied`, ['make it executable (chmod +x), or point --openssl / KUBEPKI_OPENSSL at another openssl.']);
+  }
   if (r.failure || r.exitCode !== 0) {
     throw new EnvError(`\`${binary} version\` failed (${r.failure ?? `exit code ${r.exitCode}`})`, r.stderr ? [r.stderr.split('\n')[0]] : []);
   }

@@ -247,6 +247,22 @@ describe('openssl missing, too old, failing half way', () => {
     expect(snapshot(out)).toEqual(baseSnap);
   });
 
+  test('not executable, or killed by a signal: exit 1 saying which, nothing written', () => {
+    const d = tmpDir('kubepki-badossl-');
+    const noexec = path.join(d, 'openssl-noexec');
+    writeFileSync(noexec, '#!/bin/sh\nexec openssl "$@"\n', { mode: 0o644 });
+    const r = kubepki(['generate', '--spec', spec, '--out', path.join(d, 'a'), '--openssl', noexec]);
+    expectExit(r, 1);
+    expect(r.stderr).toMatch(/kubepki: error: openssl cannot be run: .*openssl-noexec: permission denied\n\s+make it executable \(chmod \+x\)/);
+    expect(made(path.join(d, 'a'))).toEqual([]);
+    const killed = path.join(d, 'openssl-killed');
+    writeFileSync(killed, '#!/bin/sh\nkill -9 $$\n', { mode: 0o755 });
+    const r2 = kubepki(['generate', '--spec', spec, '--out', path.join(d, 'b'), '--openssl', killed]);
+    expectExit(r2, 1);
+    expect(r2.stderr).toMatch(/kubepki: error: `.*openssl-killed version` failed \(killed by SIGKILL\)/);
+    expect(made(path.join(d, 'b'))).toEqual([]);
+  });
+
   test('too old (a fake "OpenSSL 1.1.1w" first on PATH): exit 1 naming the version', () => {
     const d = tmpDir('kubepki-oldossl-');
     const r = kubepki(['generate', '--spec', spec, '--out', path.join(d, 'pki')], { env: { ...fakeEnv('old'), KUBEPKI_OPENSSL: '', PATH: `${path.join(ROOT, 'fixtures/bin')}:${process.env.PATH}` } });
