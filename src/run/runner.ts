@@ -226,6 +226,17 @@ function promote(step: Step, stage: string, ctx: RunContext): StepStatus {
 
 type Timing = StepOutcome['timing'];
 
+/** A hard link (the producer's file is renamed into OUT meanwhile; the link keeps its bytes), or
+ *  a copy on a file system without hard links. */
+function linkOrCopy(src: string, dst: string): void {
+  try {
+    linkSync(src, dst);
+  } catch (e) {
+    if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+    copyFileSync(src, dst);
+  }
+}
+
 /** A step started at the exit of the process that makes some of its inputs, before that step's
  *  outputs are checked and moved into OUT: those inputs are taken from the producer's staging
  *  folder (hard links; a serial is copied), and this step's own outputs are checked and moved in
@@ -275,7 +286,7 @@ async function runOpensslStep(
       const isSerial = r.endsWith('.srl');
       try {
         if (isSerial) copyFileSync(src, dst);
-        else if (fromProducer) linkSync(src, dst);
+        else if (fromProducer) linkOrCopy(src, dst);
         else {
           lstatSync(src);
           symlinkSync(src, dst);
