@@ -45,10 +45,9 @@ async function writeTrace(file: string, r: { jobs: number; t0: number; ranAt: nu
 export async function executeRun(command: string, opts: RunOptions, select: (plan: Plan, out: string) => Promise<Selection>): Promise<void> {
   const out = path.resolve(opts.out);
   const openssl = opensslRunner(opensslBinary(opts.openssl));
-  let needsOpenssl = false;
   const { spec, source } = await loadSpec(opts.spec);
   const plan = buildPlan(spec);
-  await prepareOut(out, command === 'generate');
+  prepareOut(out, command === 'generate');
   const lock = await acquireLock(out, `kubepki ${command}`);
   const stateDir = path.join(out, STATE_DIR);
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
@@ -61,9 +60,6 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
     rmSync(tmpRoot, { recursive: true, force: true });
     if (lock.tookOverFrom && !opts.json) o.write(c.yellow(`note: took over a stale lock from pid ${lock.tookOverFrom.pid} (${lock.tookOverFrom.command}), which is gone\n`));
     const sel = await select(plan, out);
-    // no openssl (or one too old) fails the run before any step's output is checked or moved in:
-    // the first processes start beside `openssl version` (see OpensslRunner)
-    needsOpenssl = sel.steps.some((s) => s.argv);
     const jobs = opts.jobs ?? Math.max(1, os.availableParallelism());
     const prog = progress(o, opts.json, sel.steps.length);
     let outcomes: StepOutcome[];
@@ -95,7 +91,8 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
     if (manifestChanged) files[manifestChanged].push('manifest.json');
     const by = (s: string) => sel.decisions.filter((d) => d.status === s);
     const ms = performance.now() - t0;
-    const version = needsOpenssl ? (await openssl.ready()).version : undefined;
+    // the runner ran the preflight if any step needed openssl (a re-run with nothing to do runs none)
+    const version = sel.steps.some((s) => s.argv) ? (await openssl.ready()).version : undefined;
     if (opts.json) {
       o.write(
         JSON.stringify({

@@ -10,7 +10,7 @@ export async function verify(opts: { spec?: string; out: string; json: boolean; 
   const { spec, source } = await loadSpec(opts.spec);
   const plan = buildPlan(spec);
   const out = path.resolve(opts.out);
-  await prepareOut(out, false);
+  prepareOut(out, false);
   const report = await verifyPki(plan, out, opts.warnDays);
   const o = stdoutOut();
   if (opts.json) {

@@ -8,7 +8,7 @@ import { EnvError, UsageError } from '../errors.js';
 import { certSteps, type Plan, type Step } from '../plan/plan.js';
 import { checkCert, checkCsr, checkKey, type Problem } from '../run/checks.js';
 import { readIn, readInSync, STATE_DIR } from '../run/fsutil.js';
-import { readCertificate, readPrivateKey, readPublicKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
+import { readPrivateKey, readPublicKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
 export interface Decision {
   unit: string;

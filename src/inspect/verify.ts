@@ -12,7 +12,7 @@ import { modeOf, readIn } from '../run/fsutil.js';
 import { serviceClusterIp } from '../spec/derive.js';
 import { rbacNameProblems } from '../spec/rbac.js';
 import { firstServiceIp, parseCidr, canonicalIp, ipVersion } from '../spec/net.js';
-import { readCertificate, readPrivateKey, readPublicKey, subjectText, type CertInfo, type KeyInfo } from '../x509/inspect.js';
+import { readPrivateKey, readPublicKey, subjectText, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
 export interface CertReport {
   name: string;

@@ -58,7 +58,7 @@ export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).dig
 
 /** --out must be a real folder we can write (created if missing); never a file or a symlink.
  *  Synchronous calls: a few tiny ones before the first openssl process can start. */
-export async function prepareOut(out: string, create: boolean): Promise<void> {
+export function prepareOut(out: string, create: boolean): void {
   let st;
   try {
     st = lstatSync(out);

@@ -3,7 +3,7 @@
 // a namespace import, not `import { z }`: the bundle then keeps only the parts of zod the spec uses
 // (a third of it: not its 40 locales); 35 ms less at every start
 import * as z from 'zod';
-import { canonicalIp, firstServiceIp, ipVersion, isDns1123Label, isDns1123Subdomain, parseCidr } from './net.js';
+import { canonicalIp, ipVersion, isDns1123Label, isDns1123Subdomain, parseCidr } from './net.js';
 import { looksLikeRdn, rbacNameProblems } from './rbac.js';
 
 const show = (v: unknown) => JSON.stringify(v);
@@ -205,6 +205,3 @@ function safeCanonical(ip: string): string {
 
 export type Spec = z.output<typeof specSchema>;
 export type SpecInput = z.input<typeof specSchema>;
-
-// the spec's derived values live in derive.ts (no zod there: generate with the embedded spec never loads zod)
-export { apiserverSans, appendUnique, serviceClusterIp, type Sans } from './derive.js';

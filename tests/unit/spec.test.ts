@@ -1,7 +1,7 @@
 import { DEFAULT_SPEC, DEFAULT_SPEC_YAML } from '../../src/spec/default.js';
 import { loadSpec } from '../../src/spec/read.js';
 import { defaultSpec, parseSpecText } from '../../src/spec/load.js';
-import { apiserverSans, serviceClusterIp } from '../../src/spec/schema.js';
+import { apiserverSans, serviceClusterIp } from '../../src/spec/derive.js';
 import { SpecError } from '../../src/errors.js';
 
 const MIN = 'master: { hostname: k8s-master, ip: 192.168.18.3 }\n';
