@@ -6,8 +6,8 @@
  * - --jobs 1 runs exactly the order of `kubepki plan`;
  * - a step that fails while others run stops the run cleanly: no openssl (or wrapper) process
  *   left, no staging folder, nothing in OUT that fails its check, and the next run completes it;
- * - a step started at the exit of the process that made its input (before that input's check)
- *   is stopped, and nothing of it kept, when the input then fails its check;
+ * - a run whose step fails its check while a follow-up started from it runs (early-start.test.ts
+ *   shows the follow-up had started) stops cleanly and keeps nothing of either;
  * - a stop by SIGTERM in the middle of a parallel run does the same;
  * - in a pipe and with --json the output carries no control characters.
  * Real openssl throughout; fixtures/bin/openssl-parallel wraps it to fail or slow down on purpose.
@@ -198,18 +198,18 @@ describe('a failure while other steps run', () => {
 describe('a step started at its producer\'s exit, whose producer then fails its check', () => {
   // with --jobs > 1 the CA's certificate (req -x509 -key ca.key) starts as soon as genrsa has
   // written ca.key, from the key's staging folder, while the key is checked. Here the key is
-  // 1024-bit (it fails its check) and the request is slowed down, so that it is still running
+  // 1024-bit (it fails its check) and the request is slowed down, so that it is still running.
+  // That the request had started is asserted where it is recorded as it happens, in
+  // early-start.test.ts: a wrapper's own log could be cut short by the stop itself
   let out: string;
   let marker: string;
-  let log: string;
   let r: ReturnType<typeof kubepki>;
 
   beforeAll(() => {
     out = path.join(work, 'weak');
-    log = path.join(work, 'weak.log');
     marker = `kubepki-parallel-marker-weak-${process.pid}-${Date.now()}`;
     r = kubepki(['generate', '--spec', spec, '--out', out, '--jobs', '2', '--openssl', FAKE], {
-      env: { PARALLEL_FAKE_REAL: REAL, PARALLEL_FAKE_WEAK_OUT: 'ca.key', PARALLEL_FAKE_SLOW_REQ: '5', PARALLEL_FAKE_LOG: log, PARALLEL_TEST_MARKER: marker },
+      env: { PARALLEL_FAKE_REAL: REAL, PARALLEL_FAKE_WEAK_OUT: 'ca.key', PARALLEL_FAKE_SLOW_REQ: '5', PARALLEL_TEST_MARKER: marker },
     });
   });
 
@@ -219,8 +219,7 @@ describe('a step started at its producer\'s exit, whose producer then fails its 
     expect(r.stderr).not.toContain('ca:crt');
   });
 
-  test('the request had started from the unchecked key; it was stopped, and nothing of either is in OUT', () => {
-    expect(readFileSync(log, 'utf8')).toContain('req -x509 -new -nodes -key ca.key -subj /CN=k8s-master -days 5000 -out ca.crt');
+  test('the run stops cleanly: no process left, nothing of either step in OUT, no staging folder', () => {
     expect(processesWith(marker)).toEqual([]);
     for (const f of ['ca.key', 'ca.crt', 'ca.srl']) expect([f, existsSync(path.join(out, f))]).toEqual([f, false]);
     expect(existsSync(path.join(out, '.kubepki', 'tmp'))).toBe(false);

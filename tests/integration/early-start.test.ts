@@ -1,0 +1,76 @@
+/**
+ * The runner's early start (issue 6), observed where it happens: a follow-up (here the CA's
+ * certificate, `req -x509 … -key ca.key`) is started as soon as the process that writes its input
+ * has exited, before that input is checked and moved into OUT.
+ *
+ * The runner is driven directly with an injected openssl runner (STYLE: inject the runner, do not
+ * mock modules). It runs the real openssl and records every call when it is made, so that "the
+ * follow-up had started" does not depend on how fast a wrapper script could write a log before
+ * the run stopped it. To provoke the failure it asks for a 1024-bit `ca.key`.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { paths } from '../../src/catalog/certs.js';
+import { opensslRunner, type OpensslRunner } from '../../src/openssl/exec.js';
+import { buildPlan } from '../../src/plan/plan.js';
+import { loadYaml } from '../../src/render/kubeconfig.js';
+import { runSteps, type RunContext } from '../../src/run/runner.js';
+import { defaultSpec } from '../../src/spec/load.js';
+import { cleanupTmp, tmpDir } from '../helpers/tmp.js';
+
+const CA_CERT = 'req -x509 -new -nodes -key ca.key -subj /CN=k8s-master -days 5000 -out ca.crt';
+
+beforeAll(loadYaml);
+afterAll(() => cleanupTmp());
+
+/** The real openssl, every call recorded as it is made; `weakCa` turns the CA's genrsa into a 1024-bit one. */
+function recording(weakCa: boolean): { runner: OpensslRunner; calls: string[] } {
+  const real = opensslRunner('openssl');
+  const calls: string[] = [];
+  const runner: OpensslRunner = {
+    binary: real.binary,
+    ready: real.ready,
+    run: (argv, cwd, signal) => {
+      calls.push(argv.join(' '));
+      const weak = weakCa && argv[0] === 'genrsa' && argv.includes('ca.key');
+      return real.run(weak ? ['genrsa', '-out', 'ca.key', '1024'] : argv, cwd, signal);
+    },
+  };
+  return { runner, calls };
+}
+
+function context(out: string, openssl: OpensslRunner): RunContext {
+  const plan = buildPlan(defaultSpec());
+  return {
+    out,
+    tmpRoot: path.join(out, '.kubepki', 'tmp'),
+    backupDir: path.join(out, '.kubepki', 'backup', 'test'),
+    openssl,
+    jobs: 2,
+    now: () => new Date(),
+    protectedPaths: new Set(plan.rows.filter((r) => r.kind === 'ca').flatMap((r) => [paths(r).key, paths(r).crt])),
+    rowsById: new Map(plan.rows.map((r) => [r.id, r])),
+  };
+}
+
+test('with --jobs 2 the CA certificate is dispatched at the exit of genrsa, before ca.key has been checked', async () => {
+  const out = tmpDir('kubepki-early-');
+  const { runner } = recording(false);
+  const steps = buildPlan(defaultSpec()).steps;
+  const outcomes = await runSteps(steps, context(out, runner));
+  const key = outcomes.find((o) => o.step.id === 'ca:key')!;
+  const crt = outcomes.find((o) => o.step.id === 'ca:crt')!;
+  expect(crt.timing.after).toBe(key.index);
+  expect(crt.timing.dispatched).toBeLessThan(key.timing.done);
+  expect(crt.timing.dispatched).toBeGreaterThanOrEqual(key.timing.exited!);
+  expect(existsSync(path.join(out, 'ca.crt'))).toBe(true);
+});
+
+test('a follow-up started that way is stopped when its input then fails its check, and nothing of either is kept', async () => {
+  const out = tmpDir('kubepki-early-weak-');
+  const { runner, calls } = recording(true);
+  const steps = buildPlan(defaultSpec()).steps;
+  await expect(runSteps(steps, context(out, runner))).rejects.toThrow(/step ca:key wrote a file that fails its check: ca\.key is RSA 1024/);
+  expect(calls).toContain(CA_CERT);
+  for (const f of ['ca.key', 'ca.crt', 'ca.srl']) expect([f, existsSync(path.join(out, f))]).toEqual([f, false]);
+});
