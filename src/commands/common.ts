@@ -25,8 +25,9 @@ export interface RunOptions {
 
 /** KUBEPKI_TRACE=FILE (for scripts/bench.sh and scripts/scale.sh): when each step was dispatched,
  *  when its openssl process ran, which completion dispatched it, and the process's peak RSS.
- *  Times are ms since the process started (performance.now()). Not part of the CLI contract. */
-async function writeTrace(file: string, r: { jobs: number; t0: number; ranAt: number; outcomes: StepOutcome[] }): Promise<void> {
+ *  Times are ms since the process started (performance.now()); node's own CPU time (ms) at the run's
+ *  start and end, and at exit. Not part of the CLI contract. */
+async function writeTrace(file: string, r: { jobs: number; t0: number; ranAt: number; cpu0: number; cpuRan: number; outcomes: StepOutcome[] }): Promise<void> {
   const ms = (t: number | undefined) => (t === undefined ? null : Math.round(t * 100) / 100);
   const steps = r.outcomes.map((o) => ({
     i: o.index,
@@ -38,8 +39,14 @@ async function writeTrace(file: string, r: { jobs: number; t0: number; ranAt: nu
     done: ms(o.timing.done),
   }));
   const u = process.resourceUsage();
-  const trace = { jobs: r.jobs, runStart: ms(r.t0), runEnd: ms(r.ranAt), end: ms(performance.now()), maxRSSKiB: u.maxRSS, cpuMs: Math.round((u.userCPUTime + u.systemCPUTime) / 1000), steps };
+  const trace = { jobs: r.jobs, runStart: ms(r.t0), runEnd: ms(r.ranAt), end: ms(performance.now()), maxRSSKiB: u.maxRSS, cpuAtRunStartMs: Math.round(r.cpu0), cpuAtRunEndMs: Math.round(r.cpuRan), cpuMs: Math.round((u.userCPUTime + u.systemCPUTime) / 1000), steps };
   await fsp.writeFile(file, JSON.stringify(trace) + '\n');
+}
+
+/** this process's CPU time so far, ms (children not counted) */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 export async function executeRun(command: string, opts: RunOptions, select: (plan: Plan, out: string) => Promise<Selection>): Promise<void> {
@@ -55,6 +62,7 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
   const o = stdoutOut();
   const c = paint(o);
   const t0 = performance.now();
+  const cpu0 = cpuMs();
   try {
     // staging folders of a run that was killed are garbage, never input
     rmSync(tmpRoot, { recursive: true, force: true });
@@ -81,10 +89,11 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
       prog.end();
     }
     const ranAt = performance.now();
+    const cpuRan = cpuMs();
     // the certificates just checked are not parsed again for the manifest
     const known = new Map(outcomes.flatMap((x) => (x.cert ? [[x.cert.path, x.cert] as const] : [])));
     const manifestChanged = await writeManifest(plan, out, source, opts.version, tmpRoot, known);
-    if (process.env.KUBEPKI_TRACE) await writeTrace(process.env.KUBEPKI_TRACE, { jobs, t0, ranAt, outcomes });
+    if (process.env.KUBEPKI_TRACE) await writeTrace(process.env.KUBEPKI_TRACE, { jobs, t0, ranAt, cpu0, cpuRan, outcomes });
     const ran = outcomes.filter((x) => x.command).length;
     const files = { created: [] as string[], replaced: [] as string[], unchanged: [] as string[] };
     for (const x of outcomes) for (const f of x.step.outputs) if (f.type !== 'serial') files[x.status].push(f.path);

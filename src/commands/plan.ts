@@ -11,6 +11,7 @@ export async function plan(opts: { spec?: string; json: boolean; version: string
     process.stdout.write(JSON.stringify({ spec: source, steps }, null, 2) + '\n');
     return;
   }
-  await loadYaml();
+  // the YAML library only if a kubeconfig has a value that needs quoting
+  if (p.steps.some((s) => s.action === 'kubeconfig' && !s.kubeconfig)) await loadYaml();
   process.stdout.write(renderScript(p, source, opts.version));
 }

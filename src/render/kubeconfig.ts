@@ -6,18 +6,51 @@ import type { KubeconfigRow } from '../catalog/kubeconfigs.js';
 import type { Spec } from '../spec/schema.js';
 
 let yaml: typeof import('yaml') | undefined;
-/** The YAML library, imported on first need instead of with this module: generate's first
- *  openssl processes do not wait for it (13 ms here). Call before rendering a template (the
- *  runner does before a kubeconfig step, plan before printing). */
+/** The YAML library, imported on first need instead of with this module. A kubeconfig whose
+ *  values are all plain scalars is written without it (see emitPlain); the library is needed
+ *  for the others (kubeconfigTemplate returns undefined until it is loaded). */
 export async function loadYaml(): Promise<void> {
   if (yaml) return;
   // yaml is CommonJS: bundled, its exports are the namespace's default; under node, named ones
   const m = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
   yaml = typeof m.stringify === 'function' ? m : m.default;
 }
-function toYaml(doc: unknown): string {
-  if (!yaml) throw new Error('internal: a kubeconfig rendered before loadYaml()');
-  return yaml.stringify(doc, { lineWidth: 0 });
+
+/** A kubeconfig document: mappings of strings, mappings, and sequences of mappings. */
+interface YamlMap {
+  [key: string]: string | YamlMap | YamlMap[];
+}
+
+/** Strings that the YAML library writes as they are (plain scalars): a letter or '/' first, no
+ *  space, no ':' last, and not read back as another type (true, false, null in any case).
+ *  Names, user names, URLs, paths and base64 of the default cluster all are. */
+const PLAIN = /^[A-Za-z/][A-Za-z0-9._/:@[\]-]*$/;
+const plain = (s: string) => PLAIN.test(s) && !s.endsWith(':') && !/^(true|false|null)$/i.test(s);
+
+/** The text yaml.stringify(doc, { lineWidth: 0 }) gives when every value is a plain scalar
+ *  (unit-tested against it), or undefined when one is not. Loading and running the library cost
+ *  generate ~30 ms of CPU on the default cluster while its keys are made (issue 6). */
+export function emitPlain(doc: YamlMap, indent = '', lines: string[] = []): string | undefined {
+  for (const [k, v] of Object.entries(doc)) {
+    if (!plain(k)) return undefined;
+    if (typeof v === 'string') {
+      if (!plain(v)) return undefined;
+      lines.push(`${indent}${k}: ${v}`);
+    } else if (Array.isArray(v)) {
+      lines.push(`${indent}${k}:`);
+      for (const item of v) {
+        const sub: string[] = [];
+        if (emitPlain(item, `${indent}    `, sub) === undefined || sub.length === 0) return undefined;
+        sub[0] = `${indent}  - ${sub[0].slice(indent.length + 4)}`;
+        lines.push(...sub);
+      }
+    } else if (Object.keys(v).length === 0) lines.push(`${indent}${k}: {}`);
+    else {
+      lines.push(`${indent}${k}:`);
+      if (emitPlain(v, `${indent}  `, lines) === undefined) return undefined;
+    }
+  }
+  return lines.join('\n') + '\n';
 }
 
 export interface KubeconfigTemplate {
@@ -40,7 +73,9 @@ export function kubeconfigEmbeds(spec: Spec, row: KubeconfigRow): string[] {
   return spec.kubeconfig.embedCerts ? ['ca.crt', p.crt, p.key] : [];
 }
 
-export function kubeconfigTemplate(spec: Spec, row: KubeconfigRow): KubeconfigTemplate {
+/** undefined when a value needs quoting and the YAML library is not loaded yet: await loadYaml()
+ *  and ask again. */
+export function kubeconfigTemplate(spec: Spec, row: KubeconfigRow): KubeconfigTemplate | undefined {
   const p = paths(row.cert);
   const [caFile, crtFile, keyFile] = kubeconfigEmbeds(spec, row);
   const embeds = new Map<string, string>();
@@ -54,7 +89,7 @@ export function kubeconfigTemplate(spec: Spec, row: KubeconfigRow): KubeconfigTe
   const cluster = spec.cluster.name;
   const user = row.cert.cn;
   const context = `${user}@${cluster}`;
-  const doc = {
+  const doc: YamlMap = {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [
@@ -75,7 +110,8 @@ export function kubeconfigTemplate(spec: Spec, row: KubeconfigRow): KubeconfigTe
     'current-context': context,
     preferences: {},
   };
-  return { text: toYaml(doc), embeds, secret: e };
+  const text = emitPlain(doc) ?? yaml?.stringify(doc, { lineWidth: 0 });
+  return text === undefined ? undefined : { text, embeds, secret: e };
 }
 
 /** The kubeconfig as generate writes it: placeholders replaced by base64 of the files' bytes. */

@@ -349,8 +349,12 @@ async function runFileStep(step: Step, index: number, ctx: RunContext, timing: T
   let text: string;
   const data = new Map<string, Buffer>(); // file -> the bytes a kubeconfig embeds
   if (step.action === 'kubeconfig') {
-    await loadYaml();
-    const t = step.kubeconfig!; // rendered on access: once per run of the step
+    // rendered on access; with the YAML library only when a value needs quoting
+    let t = step.kubeconfig;
+    if (!t) {
+      await loadYaml();
+      t = step.kubeconfig!;
+    }
     for (const f of t.embeds.values()) data.set(f, await files.get(f));
     text = fillKubeconfig(t, (rel) => data.get(rel)!);
   } else text = step.content!;
@@ -557,7 +561,5 @@ export async function runSteps(steps: Step[], ctx: RunContext): Promise<StepOutc
     pump(-1);
     // `openssl version` runs beside the first steps' processes (see OpensslRunner)
     if (needsOpenssl) ctx.openssl!.ready().catch(() => undefined);
-    // the YAML library for the kubeconfig steps: imported now that the first processes run
-    if (steps.some((s) => s.action === 'kubeconfig')) loadYaml().catch(() => undefined);
   });
 }

@@ -16,6 +16,7 @@ nodes:
   - { name: k8s-node-2, ip: 192.168.18.5 }
 clients:
   - { name: ci-bot, cn: "ci:bot", organizations: [ci, "deployers+ops"] }
+  - { name: jane, cn: "Jane Doe", organizations: [dev] }
 `;
 
 const IDENTITIES: [string, string, string[]][] = [
@@ -26,6 +27,9 @@ const IDENTITIES: [string, string, string[]][] = [
   ['kubelet-k8s-node-1', 'system:node:k8s-node-1', ['system:nodes']],
   ['kubelet-k8s-node-2', 'system:node:k8s-node-2', ['system:nodes']],
   ['ci-bot', 'ci:bot', ['ci', 'deployers+ops']],
+  // a user name with a space: the one kubeconfig written with the YAML library (the others are
+  // plain scalars, written without it)
+  ['jane', 'Jane Doe', ['dev']],
 ];
 
 function gen(spec: string): string {
