@@ -173,7 +173,7 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
     const pub = text(out, SA.pub);
     let ok = false;
     try {
-      ok = pub !== undefined && readPublicKey(pub).equals(k.publicDer);
+      ok = pub !== undefined && readPublicKey(pub) === k.publicId;
     } catch {
       ok = false;
     }

@@ -122,7 +122,7 @@ export async function verifyPki(plan: Plan, out: string, warnDays: number, now =
   if (pubText === undefined) problems.push({ file: SA.pub, code: 'missing', message: 'is missing' });
   else {
     try {
-      if (saKey && !readPublicKey(pubText).equals(saKey.publicDer)) problems.push({ file: SA.pub, code: 'sa-pair', message: `is not the public half of ${SA.key}: tokens signed by kube-controller-manager would be rejected by kube-apiserver` });
+      if (saKey && readPublicKey(pubText) !== saKey.publicId) problems.push({ file: SA.pub, code: 'sa-pair', message: `is not the public half of ${SA.key}: tokens signed by kube-controller-manager would be rejected by kube-apiserver` });
     } catch {
       problems.push({ file: SA.pub, code: 'unparsable', message: 'is not a readable public key' });
     }
@@ -238,8 +238,7 @@ export async function verifyPki(plan: Plan, out: string, warnDays: number, now =
     const t = await readText(rel);
     if (t === undefined) continue;
     try {
-      const der = t.includes('PRIVATE KEY') ? readPrivateKey(t).publicDer : readPublicKey(t);
-      saPubs.add(der.toString('base64'));
+      saPubs.add(t.includes('PRIVATE KEY') ? readPrivateKey(t).publicId : readPublicKey(t));
     } catch {
       /* reported above */
     }

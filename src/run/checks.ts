@@ -4,7 +4,7 @@
 import type { CertRow } from '../catalog/certs.js';
 import { subjOf } from '../plan/plan.js';
 import { nameToSubj } from '../x509/der.js';
-import { readCertificate, readCsr, readPrivateKey, samePublicKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
+import { publicId, readCertificate, readCsr, readPrivateKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
 export interface Problem {
   file: string;
@@ -49,7 +49,7 @@ export function checkCsr(file: string, pem: string, row: CertRow, key?: KeyInfo)
   const want = subjOf(row);
   const got = nameToSubj(csr.subject);
   if (got !== want) problems.push(p(file, 'identity', `has subject ${got}; expected ${want}`));
-  if (key && !samePublicKey(csr.publicKey, key.publicDer)) problems.push(p(file, 'key-mismatch', 'was not made from its private key'));
+  if (key && publicId(csr.publicKey) !== key.publicId) problems.push(p(file, 'key-mismatch', 'was not made from its private key'));
   if (row.ext?.forCsr && row.sans) {
     const s = csr.sans ?? { dns: [], ip: [] };
     if (s.dns.join() !== row.sans.dns.join() || s.ip.join() !== row.sans.ip.join()) {

@@ -164,7 +164,7 @@ async function checkOutputs(step: Step, files: Files, ctx: RunContext, command?:
     case 'pubout': {
       const pub = readPublicKey(await files.text(SA.pub));
       const k = readPrivateKey(await files.text(SA.key));
-      if (!pub.equals(k.publicDer)) fail(step, [{ file: SA.pub, code: 'key-mismatch', message: `is not the public half of ${SA.key}` }], command);
+      if (pub !== k.publicId) fail(step, [{ file: SA.pub, code: 'key-mismatch', message: `is not the public half of ${SA.key}` }], command);
       lines.push(`${SA.pub}: public half of ${SA.key}`);
       break;
     }

@@ -154,26 +154,34 @@ export interface KeyInfo {
   key: KeyObject;
   type: string;
   bits: number;
-  publicDer: Buffer;
+  /** publicId of its public half */
+  publicId: string;
+}
+
+/** A public key's identity, cheap to compare: its JWK members (RSA n and e; EC crv, x and y), or
+ *  its SPKI DER for a type without a JWK form. OpenSSL 3 encodes SPKI DER ~100 times slower than
+ *  node returns the JWK (0.2 ms against 0.002 ms per key here). */
+export function publicId(k: KeyObject): string {
+  const pub = k.type === 'private' ? createPublicKey(k) : k;
+  try {
+    const j = pub.export({ format: 'jwk' });
+    return JSON.stringify([j.kty, j.crv, j.n, j.e, j.x, j.y]);
+  } catch {
+    return (pub.export({ format: 'der', type: 'spki' }) as Buffer).toString('base64');
+  }
 }
 
 export function readPrivateKey(pem: string): KeyInfo {
   const key = createPrivateKey(pem);
-  const pub = createPublicKey(key);
   return {
     key,
     type: key.asymmetricKeyType ?? 'unknown',
     bits: key.asymmetricKeyDetails?.modulusLength ?? 0,
-    publicDer: pub.export({ format: 'der', type: 'spki' }) as Buffer,
+    publicId: publicId(key),
   };
 }
 
-export function readPublicKey(pem: string): Buffer {
-  return createPublicKey(pem).export({ format: 'der', type: 'spki' }) as Buffer;
-}
-
-export function samePublicKey(a: KeyObject, b: KeyObject | Buffer): boolean {
-  const da = a.export({ format: 'der', type: 'spki' }) as Buffer;
-  const db = Buffer.isBuffer(b) ? b : (b.export({ format: 'der', type: 'spki' }) as Buffer);
-  return da.equals(db);
+/** publicId of a PEM public key (or of the public half of a certificate's key). */
+export function readPublicKey(pem: string): string {
+  return publicId(createPublicKey(pem));
 }
