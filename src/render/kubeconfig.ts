@@ -30,27 +30,34 @@ const plain = (s: string) => PLAIN.test(s) && !s.endsWith(':') && !/^(true|false
 /** The text yaml.stringify(doc, { lineWidth: 0 }) gives when every value is a plain scalar
  *  (unit-tested against it), or undefined when one is not. Loading and running the library cost
  *  generate ~30 ms of CPU on the default cluster while its keys are made (issue 6). */
-export function emitPlain(doc: YamlMap, indent = '', lines: string[] = []): string | undefined {
+export function emitPlain(doc: YamlMap): string | undefined {
+  const lines: string[] = [];
+  return emit(doc, '', lines) ? lines.join('\n') + '\n' : undefined;
+}
+
+/** Appends doc's lines at this indentation; false as soon as a key or value is not plain. */
+function emit(doc: YamlMap, indent: string, lines: string[]): boolean {
   for (const [k, v] of Object.entries(doc)) {
-    if (!plain(k)) return undefined;
+    if (!plain(k)) return false;
     if (typeof v === 'string') {
-      if (!plain(v)) return undefined;
+      if (!plain(v)) return false;
       lines.push(`${indent}${k}: ${v}`);
     } else if (Array.isArray(v)) {
       lines.push(`${indent}${k}:`);
       for (const item of v) {
+        // an item's first key goes on its "- " line, the others under it
         const sub: string[] = [];
-        if (emitPlain(item, `${indent}    `, sub) === undefined || sub.length === 0) return undefined;
+        if (!emit(item, `${indent}    `, sub) || sub.length === 0) return false;
         sub[0] = `${indent}  - ${sub[0].slice(indent.length + 4)}`;
         lines.push(...sub);
       }
     } else if (Object.keys(v).length === 0) lines.push(`${indent}${k}: {}`);
     else {
       lines.push(`${indent}${k}:`);
-      if (emitPlain(v, `${indent}  `, lines) === undefined) return undefined;
+      if (!emit(v, `${indent}  `, lines)) return false;
     }
   }
-  return lines.join('\n') + '\n';
+  return true;
 }
 
 export interface KubeconfigTemplate {
