@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs and a fresh machine of this kind may lack, with apt-get
+# (as root), and says what is still missing. Tests that need a missing tool fail; none skips.
+# Called by `npm test` (scripts/test/run.sh), so the README's test command works on a fresh
+# machine; set KUBEPKI_TEST_NO_INSTALL=1 to only report.
+set -uo pipefail
+
+need=()
+want() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
+want openssl openssl
+want etcd etcd-server
+want etcdctl etcd-client
+want make make
+want setpriv util-linux
+want mount mount          # hostile.test.ts fills a small tmpfs (a full disk)
+want faketime faketime    # the unit suite also runs with the clock two years ahead
+want ip iproute2          # the control-plane test makes its own network namespace
+want curl curl
+# a real kubectl: the google-cloud-sdk's versioned binaries, else Debian's own package
+if ! ls /usr/lib/google-cloud-sdk/bin/kubectl.1.* >/dev/null 2>&1 && ! [ -x /usr/bin/kubectl ] ; then need+=(kubectl); fi
+
+if ((${#need[@]})); then
+  if [ "${KUBEPKI_TEST_NO_INSTALL:-}" = 1 ] || [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "test deps: missing ${need[*]} (install them: the tests that need them will fail)" >&2
+    exit 0
+  fi
+  echo "test deps: installing ${need[*]}" >&2
+  apt-get update -qq >/dev/null 2>&1
+  # one by one: a package this Debian lacks (kubectl on bookworm) must not stop the others
+  for p in "${need[@]}"; do
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null 2>&1 || echo "test deps: apt-get install $p failed" >&2
+  done
+fi
+exit 0
