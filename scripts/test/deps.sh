@@ -17,7 +17,12 @@ want faketime faketime    # the unit suite also runs with the clock two years ah
 want ip iproute2          # the control-plane test makes its own network namespace
 want curl curl
 # a real kubectl: the google-cloud-sdk's versioned binaries, else Debian's own package
-if ! ls /usr/lib/google-cloud-sdk/bin/kubectl.1.* >/dev/null 2>&1 && ! [ -x /usr/bin/kubectl ] ; then need+=(kubectl); fi
+# (the sdk's own /usr/bin/kubectl is a dispatcher that contacts servers: it does not count)
+if ! ls /usr/lib/google-cloud-sdk/bin/kubectl.1.* >/dev/null 2>&1; then
+  case "$(readlink -f /usr/bin/kubectl 2>/dev/null)" in
+    ''|/usr/lib/google-cloud-sdk/*) need+=(kubectl) ;;
+  esac
+fi
 
 if ((${#need[@]})); then
   if [ "${KUBEPKI_TEST_NO_INSTALL:-}" = 1 ] || [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
