@@ -2,12 +2,9 @@
 // ignored, stderr collected. Each openssl leads its own process group (detached), so that a stop
 // ends whatever a wrapper script started too: SIGTERM to the group, SIGKILL 2 s later.
 //
-// Not execa (the stack's first choice, used here until issue 6's third round): on the default
-// cluster execa cost ~70 ms of a ~1.9 s run on 2 CPUs (benchmark A/B, 11 rounds: kubepki's own
-// overhead 210 ms with execa, 141 ms without): ~20 ms to load even bundled, ~10 ms more for its
-// first call, and ~2.4 ms of CPU per spawn against ~1 ms, a burst long enough to be preempted
-// when both CPUs run genrsa (a median of 11.8 ms per spawn call then, against 1.5 ms). What it
-// did here fits in this function: start failures, output collection, exit codes and signals.
+// Not execa: what kubepki needs of it (start failures, output collection, exit codes, signals)
+// fits in this function, without its start-up and per-spawn cost while openssl holds the CPUs
+// (measured in docs/performance.md).
 import { spawn as cpSpawn } from 'node:child_process';
 import { EnvError } from '../errors.js';
 

@@ -28,8 +28,8 @@ const PLAIN = /^[A-Za-z/][A-Za-z0-9._/:@[\]-]*$/;
 const plain = (s: string) => PLAIN.test(s) && !s.endsWith(':') && !/^(true|false|null)$/i.test(s);
 
 /** The text yaml.stringify(doc, { lineWidth: 0 }) gives when every value is a plain scalar
- *  (unit-tested against it), or undefined when one is not. Loading and running the library cost
- *  generate ~30 ms of CPU on the default cluster while its keys are made (issue 6). */
+ *  (unit-tested against it), or undefined when one is not: the default cluster's kubeconfigs
+ *  are then written without loading the library while the keys are made. */
 export function emitPlain(doc: YamlMap): string | undefined {
   const lines: string[] = [];
   return emit(doc, '', lines) ? lines.join('\n') + '\n' : undefined;

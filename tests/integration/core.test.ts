@@ -1,4 +1,4 @@
-// Issue 2 end to end: generate with the embedded default spec, the real openssl, and what the
+// End to end: generate with the embedded default spec, the real openssl, and what the
 // document promises of the result.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync, readdirSync } from 'node:fs';

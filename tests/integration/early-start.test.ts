@@ -1,5 +1,5 @@
 /**
- * The runner's early start (issue 6), observed where it happens: a follow-up (here the CA's
+ * The runner's early start, observed where it happens: a follow-up (here the CA's
  * certificate, `req -x509 … -key ca.key`) is started as soon as the process that writes its input
  * has exited, before that input is checked and moved into OUT.
  *

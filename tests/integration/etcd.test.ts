@@ -1,4 +1,4 @@
-// Issue 7: the etcd PKI against a real etcd (Debian's etcd-server / etcd-client, 3.4+).
+// The etcd PKI against a real etcd (Debian's etcd-server / etcd-client, 3.4+).
 // Two members on loopback (127.0.0.1 and 127.0.0.2: both are 127/8), each started with the flags of
 // its rendered flags/etcd-<member>.env — only the ports, the install.dir prefix and the data dir are
 // substituted — and the generated certificates. Nothing here connects anywhere but loopback.

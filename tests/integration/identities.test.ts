@@ -1,4 +1,4 @@
-// Issue 3: every client of kube-apiserver, proven with the real kubectl against a loopback TLS
+// Every client of kube-apiserver, proven with the real kubectl against a loopback TLS
 // server that authenticates client certificates the way kube-apiserver does.
 import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';

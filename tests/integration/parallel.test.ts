@@ -1,5 +1,5 @@
 /**
- * The parallel runner (issue 6): independent steps at once, signings in the plan's order.
+ * The parallel runner: independent steps at once, signings in the plan's order.
  * - --jobs 4 makes a PKI that passes the same checks as --jobs 1: the same subjects, SANs,
  *   issuers and EKUs, chains that openssl verify accepts, unique serials that follow the plan's
  *   signing order (each -CAcreateserial signing adds one), and ca.srl holding the last one;

@@ -1,4 +1,4 @@
-// Issue 7: each new certificate does its job in a real TLS handshake, and only its job.
+// Each certificate beyond the document does its job in a real TLS handshake, and only its job.
 // node:tls / node:https servers and clients on loopback (127.0.0.1, 127.0.0.2). Under TLS 1.3 the
 // client finishes its handshake before the server has judged the client certificate, so a client
 // certificate is judged by what the server answers (an HTTP reply naming the subject it saw).

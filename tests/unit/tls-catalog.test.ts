@@ -1,4 +1,4 @@
-// Issue 7: the etcd / front-proxy / kubelet rows against kubeadm's certlist.go (as of 1.29+), row by
+// The etcd / front-proxy / kubelet rows against kubeadm's certlist.go (as of 1.29+), row by
 // row, and the spec rules that keep their names apart. Pure: nothing is spawned.
 import { certRows, type CertRow } from '../../src/catalog/certs.js';
 import { flagFiles, flagsFor } from '../../src/catalog/flags.js';
