@@ -80,6 +80,7 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
     const keyText = text(out, p.key);
     const crtText = text(out, p.crt);
     let key: KeyInfo | undefined;
+    let keyMisfit: Problem | undefined;
     if (keyText !== undefined) {
       const k = checkKey(p.key, keyText, row);
       if (!k.info) {
@@ -88,6 +89,7 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
         ]);
       }
       key = k.info;
+      keyMisfit = k.problems[0];
     }
     if (row.kind === 'ca') {
       if (crtText !== undefined && !key) {
@@ -115,6 +117,14 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
     }
     // a leaf
     const signer = cas.get(row.signer!)!;
+    if (key && keyMisfit) {
+      // the spec asks for another key (certs.keyBits changed): a new key and its certificate, as
+      // renew --rekey makes them; the runner backs the old key up before it replaces it
+      pick(row.id, ['genrsa', 'csr', 'sign']);
+      const also = crtText === undefined || signer.fresh ? [] : checkCert(p.crt, crtText, row, undefined, signer.cert, { now }).problems.map((x) => `${x.file} ${x.message}`);
+      decisions.push({ unit: row.id, status: 'reissue', reasons: [`${p.key} ${keyMisfit.message.replace(/ \(renew --rekey makes a new key\)$/, '')}: new key (the old one is kept in ${STATE_DIR}/backup/) and certificate`, ...also] });
+      continue;
+    }
     if (!key) {
       pick(row.id, ['genrsa', 'csr', 'sign']);
       decisions.push({ unit: row.id, status: crtText === undefined ? 'create' : 'reissue', reasons: crtText === undefined ? [] : [`${p.key} missing`] });
@@ -164,12 +174,11 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
     pick(SA.id, ['genrsa', 'pubout']);
     decisions.push({ unit: SA.id, status: 'create', reasons: [] });
   } else {
-    let k: KeyInfo;
-    try {
-      k = readPrivateKey(saKey);
-    } catch {
+    const checked = checkKey(SA.key, saKey, { keyBits: plan.spec.certs.keyBits });
+    if (!checked.info) {
       throw new EnvError(`${SA.key} in ${out} is not a readable private key`, ['kubepki never overwrites a key it cannot read: restore it, or move it away to make a new one']);
     }
+    const k = checked.info;
     const pub = text(out, SA.pub);
     let ok = false;
     try {
@@ -183,8 +192,18 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
         `kubepki will not guess which is right: restore the original, or move ${SA.pub} away to derive it again from ${SA.key} (tokens signed with another key are then rejected)`,
       ]);
     }
-    if (!ok) pick(SA.id, ['pubout']);
-    decisions.push({ unit: SA.id, status: ok ? 'keep' : 'reissue', reasons: ok ? [] : [`${SA.pub} ${pub === undefined ? 'missing' : `is not the public half of ${SA.key}`}`] });
+    if (checked.problems.length) {
+      // a new key size: a new pair (the runner backs the old sa.key up)
+      pick(SA.id, ['genrsa', 'pubout']);
+      decisions.push({
+        unit: SA.id,
+        status: 'reissue',
+        reasons: [`${SA.key} ${checked.problems[0].message.replace(/ \(renew --rekey makes a new key\)$/, '')}: new key pair (the old key is kept in ${STATE_DIR}/backup/); service-account tokens signed with the old key are rejected once kube-apiserver has the new ${SA.pub}`],
+      });
+    } else {
+      if (!ok) pick(SA.id, ['pubout']);
+      decisions.push({ unit: SA.id, status: ok ? 'keep' : 'reissue', reasons: ok ? [] : [`${SA.pub} ${pub === undefined ? 'missing' : `is not the public half of ${SA.key}`}`] });
+    }
   }
 
   // files kubepki writes itself (configs, kubeconfigs, flags) always run: they compare and skip
