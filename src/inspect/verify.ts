@@ -238,7 +238,7 @@ export async function verifyPki(plan: Plan, out: string, warnDays: number, now =
       const r = parseServiceRanges(range);
       const firsts = typeof r === 'string' ? undefined : r.map(firstServiceIp);
       if (!firsts || firsts.join() !== clusterIps.join()) {
-        problems.push({ file: f.path, code: 'service-ip', message: `--service-cluster-ip-range=${range} gives the kubernetes Service ${firsts ? firsts.join(' and ') : '(invalid)'}, but the spec's kubernetes Service address${clusterIps.length > 1 ? 'es are' : ' is'} ${clusterIps.join(' and ')}` });
+        problems.push({ file: f.path, code: 'service-ip', message: `--service-cluster-ip-range=${range} starts at ${firsts ? firsts.join(' and ') : '(invalid)'}, but the spec's kubernetes Service address${clusterIps.length > 1 ? 'es are' : ' is'} ${clusterIps.join(' and ')}` });
       } else if (server) {
         for (const first of firsts.filter((x) => !serverSans.ip.includes(x))) {
           problems.push({ file: f.path, code: 'service-ip', message: `--service-cluster-ip-range=${range}: the Service address ${first} is not a SAN of server.crt (in-cluster clients will refuse the API server)` });

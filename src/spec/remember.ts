@@ -112,7 +112,7 @@ export async function resolveSpec(file: string | undefined, out: string, shown: 
     try {
       remembered = await readRemembered(out, shown);
     } catch (e) {
-      if (!(e instanceof SpecError)) throw e;
+      if (!(e instanceof SpecError || e instanceof EnvError)) throw e;
       // --spec says what the PKI must be; a remembered copy that cannot be read is only not compared
       notes.push(`${e.message}: not compared with --spec ${file} (this run remembers --spec ${file} instead)`);
     }
