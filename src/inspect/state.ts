@@ -241,6 +241,20 @@ export async function selectForRenew(plan: Plan, out: string, ids: string[], opt
     const c = checkCert(p.crt, crtText!, ca, k.info, undefined, { now: new Date() });
     if (c.problems.length) throw caMisfit(out, ca, c.problems);
   }
+  // a kept key must be what the spec asks for (certs.keyBits may have changed): refused before anything is written
+  const misfits = opts.rekey
+    ? []
+    : chosen.flatMap((row) => {
+        const p = paths(row);
+        const k = text(out, p.key);
+        return k === undefined ? [] : checkKey(p.key, k, row).problems.map((x) => `${x.file} ${x.message.replace(/ \(renew --rekey makes a new key\)$/, '')}`);
+      });
+  if (misfits.length) {
+    throw new EnvError(`renew keeps the keys, but ${misfits.length === 1 ? 'one does' : `${misfits.length} do`} not fit the spec: ${misfits[0]}`, [
+      ...misfits.slice(1),
+      'renew with --rekey to make new keys, or run `kubepki generate` (it re-keys what the spec asks, old keys backed up)',
+    ]);
+  }
   for (const row of chosen) {
     const p = paths(row);
     const k = text(out, p.key);

@@ -154,12 +154,13 @@ export async function resolveSpec(file: string | undefined, out: string, shown: 
   );
 }
 
-/** Records `spec` as OUT's remembered spec (atomically; unchanged content is not rewritten). */
+/** Records `spec` as OUT's remembered spec (atomically). The same spec under another name (the
+ *  embedded default, then `kubepki init`'s file of it) is not rewritten: nothing about the PKI changed. */
 export async function rememberSpec(out: string, tmpDir: string, spec: Spec, origin: string, version: string): Promise<void> {
   const file = path.join(out, REMEMBERED);
   try {
     const old = JSON.parse(readInSync(out, REMEMBERED)?.toString('utf8') ?? 'null') as Partial<RememberedDoc> | null;
-    if (old?.source === origin && isDeepStrictEqual(old.spec, spec)) return;
+    if (old && typeof old.source === 'string' && isDeepStrictEqual(old.spec, spec)) return;
   } catch {
     /* missing or unreadable: written below */
   }

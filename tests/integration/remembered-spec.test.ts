@@ -115,6 +115,20 @@ describe('a PKI made from a spec file remembers it', () => {
   });
 });
 
+test('a first run that fails part-way has remembered its spec: generate without --spec completes the PKI with it', () => {
+  const out = path.join(tmpDir('kubepki-partial-'), 'pki');
+  const counter = path.join(tmpDir('kubepki-counter-'), 'n');
+  const r = kubepki(['generate', '--spec', spec, '--out', out, '--jobs', '1'], { env: fakeEnv('fail', { FAKE_OPENSSL_AT: '4', FAKE_OPENSSL_COUNTER: counter }) });
+  expectExit(r, 1);
+  expect(existsSync(path.join(out, 'ca.key'))).toBe(true);
+  const g = kubepki(['generate', '--out', out]);
+  expectExit(g, 0);
+  expect(g.stdout).toContain('note: using the spec remembered in');
+  expect(sans(out)).toContain('DNS:api.example.com');
+  expect(servers(out)).toEqual(Array(5).fill('https://127.0.0.1:6443'));
+  expectExit(kubepki(['verify', '--spec', spec, '--out', out]), 0);
+});
+
 describe('a PKI that remembers no spec', () => {
   test('generate, renew and verify without --spec are refused (exit 2) with the way out; nothing changes on disk', () => {
     const out = copyDir(base);

@@ -147,6 +147,11 @@ describe('re-running generate', () => {
   test('a new certs.keyBits (2048 -> 3072) with a SAN change in the same edit: every leaf and sa get new keys (the old ones backed up), the CA is kept, verify passes with a note on the CA', () => {
     const out = copyDir(base);
     const spec2 = writeSpec(work, SPEC.replace('ip: 127.0.0.1', 'ip: 127.0.0.1\n  extraSANs: [api.example.com]') + 'certs: { keyBits: 3072 }\n', 'bits.yaml');
+    // renew keeps keys: with another size asked, it refuses before it writes anything
+    const rr = kubepki(['renew', 'admin', 'apiserver', '--spec', spec2, '--out', out]);
+    expectExit(rr, 1);
+    expect(rr.stderr).toMatch(/kubepki: error: renew keeps the keys, but 2 do not fit the spec: clients\/admin\.key is RSA 2048; the spec asks for 3072 bits\n  server\.key is RSA 2048;.*\n.*renew with --rekey/);
+    expect(snapshot(out, true)).toEqual(snapshot(base, true));
     const { summary } = generateJson(out, spec2);
     const reasons = new Map<string, string[]>(summary.reissued.map((d: { name: string; reasons: string[] }) => [d.name, d.reasons]));
     expect([...reasons.keys()].sort()).toEqual(['admin', 'apiserver', 'kube-controller-manager', 'kube-proxy', 'kube-scheduler', 'kubelet-k8s-node-1', 'sa']);
