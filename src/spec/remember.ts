@@ -125,7 +125,7 @@ export async function resolveSpec(file: string | undefined, out: string, shown: 
       spec: remembered.spec,
       source: `the spec remembered in ${rememberedFile}`,
       origin: remembered.source,
-      notes: [`using the spec remembered in ${rememberedFile} (made from ${remembered.source}); pass --spec FILE to use another`],
+      notes: [`using the spec remembered in ${rememberedFile} (made from ${remembered.source === DEFAULT_SOURCE ? `the ${DEFAULT_SOURCE}` : remembered.source}); pass --spec FILE to use another`],
       changes: [],
     };
   }
