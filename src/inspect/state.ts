@@ -69,6 +69,8 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
   const byUnit = new Map<string, Step[]>();
   for (const s of plan.steps) byUnit.set(s.unit, [...(byUnit.get(s.unit) ?? []), s]);
   const want = new Set<string>();
+  /** steps that run with another row than the plan's (a CA certificate made from a kept key of another size) */
+  const adjusted = new Map<string, Step>();
   const decisions: Decision[] = [];
   const cas = new Map<string, CaState>();
   const pick = (unit: string, actions: Step['action'][]) => {
@@ -105,7 +107,11 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
       }
       if (crtText === undefined) {
         pick(row.id, ['ca-cert']);
-        decisions.push({ unit: row.id, status: 'create', reasons: [`${p.crt} missing; made from the existing ${p.key}`] });
+        if (keyMisfit?.code === 'key-size') {
+          // a CA's key is never replaced: certs.keyBits applies to new keys, this certificate is made from the kept one
+          for (const st of byUnit.get(row.id) ?? []) if (st.action === 'ca-cert') adjusted.set(st.id, { ...st, row: { ...row, keyBits: key.bits } });
+        }
+        decisions.push({ unit: row.id, status: 'create', reasons: [`${p.crt} missing; made from the existing ${p.key}${keyMisfit?.code === 'key-size' ? ` (RSA ${key.bits}: kubepki never replaces a CA's key)` : ''}`] });
         cas.set(row.id, { fresh: true });
         continue;
       }
@@ -207,7 +213,7 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
   }
 
   // files kubepki writes itself (configs, kubeconfigs, flags) always run: they compare and skip
-  const steps = plan.steps.filter((s) => want.has(s.id) || !s.argv);
+  const steps = plan.steps.filter((s) => want.has(s.id) || !s.argv).map((s) => adjusted.get(s.id) ?? s);
   return { steps, decisions };
 }
 

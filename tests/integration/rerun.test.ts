@@ -183,6 +183,12 @@ describe('re-running generate', () => {
     expect(text.stdout).toMatch(/^1 note \(not problems\):\n  - ca\.key is RSA 2048; .*\[ca-key-size\]\n^ok: /m);
     // and again: nothing left to do
     expect(kubepki(['generate', '--spec', spec2, '--out', out], { env: noOpenssl() }).stdout).toMatch(/nothing to do/);
+    // a lost ca.crt is made again from the kept 2048-bit ca.key, never a new CA key
+    rmSync(path.join(out, 'ca.crt'));
+    const again = generateJson(out, spec2).summary;
+    expect(again.created).toEqual(['ca']);
+    expect(snapshot(out)['ca.key']).toBe(baseSnap['ca.key']);
+    expectExit(verifyJson(out, ['--spec', spec2]).r, 0);
   });
 
   test('no flag replaces a CA: unknown flags are usage errors (exit 2) and change nothing', () => {
