@@ -71,8 +71,10 @@ pki-renew:
 # Leaves are reproducible from the CAs; the CAs (ca, etcd/ca, front-proxy-ca)
 # and the service-account key pair are not: every node, kubeconfig and token
 # that trusts them would have to be re-issued. Hence CONFIRM=yes to delete them.
+# The remembered spec (.kubepki/spec.json) stays with them: kubepki without
+# SPEC rebuilds the leaves from the spec that made the CAs' PKI.
 _kubepki_keep := -name ca.key -o -name ca.crt -o -name ca.srl -o -name '*-ca.key' -o -name '*-ca.crt' \
-                 -o -name '*-ca.srl' -o -name sa.key -o -name sa.pub
+                 -o -name '*-ca.srl' -o -name sa.key -o -name sa.pub -o -path ./.kubepki/spec.json
 
 # Both forms refuse a folder that is not a kubepki PKI (OUT=. by mistake, …).
 _kubepki_guard = case "$(_kubepki_out)" in /|.|..|./|../|$(CURDIR)|$(CURDIR)/) \

@@ -10,7 +10,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
 const COMMON = `Common options:
-  --spec FILE       cluster spec, YAML or JSON (default: the embedded spec of the documented cluster)
+  --spec FILE       cluster spec, YAML or JSON (default: the spec remembered in OUT/.kubepki/spec.json;
+                    in a new, empty folder the embedded spec of the documented cluster)
   --out DIR         the PKI folder (default: ./pki)
   --json            machine-readable output
   --openssl PATH    the openssl binary (default: $KUBEPKI_OPENSSL, else openssl on PATH)

@@ -3,7 +3,7 @@ import { promises as fsp, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { paths } from '../catalog/certs.js';
-import { loadSpec } from '../spec/read.js';
+import { describeChange, rememberSpec, resolveSpec } from '../spec/remember.js';
 import { buildPlan, type Plan } from '../plan/plan.js';
 import { opensslBinary, opensslRunner } from '../openssl/exec.js';
 import { acquireLock } from '../run/lock.js';
@@ -52,7 +52,7 @@ function cpuMs(): number {
 export async function executeRun(command: string, opts: RunOptions, select: (plan: Plan, out: string) => Promise<Selection>): Promise<void> {
   const out = path.resolve(opts.out);
   const openssl = opensslRunner(opensslBinary(opts.openssl));
-  const { spec, source } = await loadSpec(opts.spec);
+  const { spec, source, origin, notes, changes } = await resolveSpec(opts.spec, out, opts.out);
   const plan = buildPlan(spec);
   prepareOut(out, command === 'generate');
   const lock = await acquireLock(out, `kubepki ${command}`);
@@ -67,7 +67,11 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
     // staging folders of a run that was killed are garbage, never input
     rmSync(tmpRoot, { recursive: true, force: true });
     if (lock.tookOverFrom && !opts.json) o.write(c.yellow(`note: took over a stale lock from pid ${lock.tookOverFrom.pid} (${lock.tookOverFrom.command}), which is gone\n`));
+    if (!opts.json) for (const n of notes) o.write(`note: ${n}\n`);
     const sel = await select(plan, out);
+    // remembered before the first step: a run stopped part-way is completed by the next command
+    // without --spec, with the spec it was started with
+    await rememberSpec(out, tmpRoot, spec, origin, opts.version);
     const jobs = opts.jobs ?? Math.max(1, os.availableParallelism());
     const prog = progress(o, opts.json, sel.steps.length);
     let outcomes: StepOutcome[];
@@ -92,7 +96,7 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
     const cpuRan = cpuMs();
     // the certificates just checked are not parsed again for the manifest
     const known = new Map(outcomes.flatMap((x) => (x.cert ? [[x.cert.path, x.cert] as const] : [])));
-    const manifestChanged = await writeManifest(plan, out, source, opts.version, tmpRoot, known);
+    const manifestChanged = await writeManifest(plan, out, origin, opts.version, tmpRoot, known);
     if (process.env.KUBEPKI_TRACE) await writeTrace(process.env.KUBEPKI_TRACE, { jobs, t0, ranAt, cpu0, cpuRan, outcomes });
     const ran = outcomes.filter((x) => x.command).length;
     const files = { created: [] as string[], replaced: [] as string[], unchanged: [] as string[] };
@@ -109,6 +113,7 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
           command,
           out,
           spec: source,
+          specChanges: changes,
           openssl: version ?? null,
           opensslCommands: ran,
           created: by('create').map((d) => d.unit),
@@ -121,6 +126,10 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
       return;
     }
     o.write('\n');
+    if (changes.length) {
+      o.write(`spec changes against the remembered spec (${path.join(opts.out, '.kubepki/spec.json')}):\n`);
+      for (const ch of changes) o.write(`  ${describeChange(ch)}\n`);
+    }
     if (ran === 0 && files.created.length === 0 && files.replaced.length === 0) {
       o.write(`${c.green('nothing to do')}: the PKI in ${opts.out} matches ${source}; no openssl command was run, no file changed.\n`);
       return;

@@ -1,22 +1,27 @@
 import path from 'node:path';
 import { Reported } from '../errors.js';
-import { loadSpec } from '../spec/read.js';
+import { describeChange, resolveSpec } from '../spec/remember.js';
 import { buildPlan } from '../plan/plan.js';
 import { prepareOut } from '../run/fsutil.js';
 import { verifyPki } from '../inspect/verify.js';
 import { paint, stdoutOut, table } from '../ui/output.js';
 
 export async function verify(opts: { spec?: string; out: string; json: boolean; warnDays: number }): Promise<number> {
-  const { spec, source } = await loadSpec(opts.spec);
-  const plan = buildPlan(spec);
   const out = path.resolve(opts.out);
+  const { spec, source, notes, changes } = await resolveSpec(opts.spec, out, opts.out);
+  const plan = buildPlan(spec);
   prepareOut(out, false);
   const report = await verifyPki(plan, out, opts.warnDays);
   const o = stdoutOut();
   if (opts.json) {
-    o.write(JSON.stringify({ ...report, spec: source }, null, 2) + '\n');
+    o.write(JSON.stringify({ ...report, spec: source, specChanges: changes }, null, 2) + '\n');
   } else {
     const c = paint(o);
+    for (const n of notes) o.write(`note: ${n}\n`);
+    if (changes.length) {
+      o.write(`--spec ${opts.spec} differs from the remembered spec (${path.join(opts.out, '.kubepki/spec.json')}):\n`);
+      for (const ch of changes) o.write(`  ${describeChange(ch)}\n`);
+    }
     const rows = report.certificates.map((r) => [
       r.name,
       r.subject ?? '-',
@@ -27,6 +32,10 @@ export async function verify(opts: { spec?: string; out: string; json: boolean; 
     ]);
     o.write(table(rows, ['CERTIFICATE', 'SUBJECT', 'EXPIRES', 'RESIDUAL TIME', 'SIGNED BY', 'STATUS']));
     o.write('\n');
+    if (report.notes.length) {
+      o.write(c.yellow(`${report.notes.length} note${report.notes.length > 1 ? 's' : ''} (not problems):\n`));
+      for (const n of report.notes) o.write(`  - ${n.file} ${n.message} [${n.code}]\n`);
+    }
     if (report.ok) o.write(`${c.green('ok')}: ${opts.out} matches ${source}; nothing expires within ${opts.warnDays} days.\n`);
     else {
       o.write(c.red(`${report.problems.length} problem${report.problems.length > 1 ? 's' : ''} in ${opts.out} (checked against ${source}):\n`));

@@ -69,6 +69,8 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
   const byUnit = new Map<string, Step[]>();
   for (const s of plan.steps) byUnit.set(s.unit, [...(byUnit.get(s.unit) ?? []), s]);
   const want = new Set<string>();
+  /** steps that run with another row than the plan's (a CA certificate made from a kept key of another size) */
+  const adjusted = new Map<string, Step>();
   const decisions: Decision[] = [];
   const cas = new Map<string, CaState>();
   const pick = (unit: string, actions: Step['action'][]) => {
@@ -80,6 +82,7 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
     const keyText = text(out, p.key);
     const crtText = text(out, p.crt);
     let key: KeyInfo | undefined;
+    let keyMisfit: Problem | undefined;
     if (keyText !== undefined) {
       const k = checkKey(p.key, keyText, row);
       if (!k.info) {
@@ -88,6 +91,7 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
         ]);
       }
       key = k.info;
+      keyMisfit = k.problems[0];
     }
     if (row.kind === 'ca') {
       if (crtText !== undefined && !key) {
@@ -103,7 +107,11 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
       }
       if (crtText === undefined) {
         pick(row.id, ['ca-cert']);
-        decisions.push({ unit: row.id, status: 'create', reasons: [`${p.crt} missing; made from the existing ${p.key}`] });
+        if (keyMisfit?.code === 'key-size') {
+          // a CA's key is never replaced: certs.keyBits applies to new keys, this certificate is made from the kept one
+          for (const st of byUnit.get(row.id) ?? []) if (st.action === 'ca-cert') adjusted.set(st.id, { ...st, row: { ...row, keyBits: key.bits } });
+        }
+        decisions.push({ unit: row.id, status: 'create', reasons: [`${p.crt} missing; made from the existing ${p.key}${keyMisfit?.code === 'key-size' ? ` (RSA ${key.bits}: kubepki never replaces a CA's key)` : ''}`] });
         cas.set(row.id, { fresh: true });
         continue;
       }
@@ -115,6 +123,14 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
     }
     // a leaf
     const signer = cas.get(row.signer!)!;
+    if (key && keyMisfit) {
+      // the spec asks for another key (certs.keyBits changed): a new key and its certificate, as
+      // renew --rekey makes them; the runner backs the old key up before it replaces it
+      pick(row.id, ['genrsa', 'csr', 'sign']);
+      const also = crtText === undefined || signer.fresh ? [] : checkCert(p.crt, crtText, row, undefined, signer.cert, { now }).problems.map((x) => `${x.file} ${x.message}`);
+      decisions.push({ unit: row.id, status: 'reissue', reasons: [`${p.key} ${keyMisfit.message.replace(/ \(renew --rekey makes a new key\)$/, '')}: new key (the old one is kept in ${STATE_DIR}/backup/) and certificate`, ...also] });
+      continue;
+    }
     if (!key) {
       pick(row.id, ['genrsa', 'csr', 'sign']);
       decisions.push({ unit: row.id, status: crtText === undefined ? 'create' : 'reissue', reasons: crtText === undefined ? [] : [`${p.key} missing`] });
@@ -164,12 +180,11 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
     pick(SA.id, ['genrsa', 'pubout']);
     decisions.push({ unit: SA.id, status: 'create', reasons: [] });
   } else {
-    let k: KeyInfo;
-    try {
-      k = readPrivateKey(saKey);
-    } catch {
+    const checked = checkKey(SA.key, saKey, { keyBits: plan.spec.certs.keyBits });
+    if (!checked.info) {
       throw new EnvError(`${SA.key} in ${out} is not a readable private key`, ['kubepki never overwrites a key it cannot read: restore it, or move it away to make a new one']);
     }
+    const k = checked.info;
     const pub = text(out, SA.pub);
     let ok = false;
     try {
@@ -183,12 +198,22 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
         `kubepki will not guess which is right: restore the original, or move ${SA.pub} away to derive it again from ${SA.key} (tokens signed with another key are then rejected)`,
       ]);
     }
-    if (!ok) pick(SA.id, ['pubout']);
-    decisions.push({ unit: SA.id, status: ok ? 'keep' : 'reissue', reasons: ok ? [] : [`${SA.pub} ${pub === undefined ? 'missing' : `is not the public half of ${SA.key}`}`] });
+    if (checked.problems.length) {
+      // a new key size: a new pair (the runner backs the old sa.key up)
+      pick(SA.id, ['genrsa', 'pubout']);
+      decisions.push({
+        unit: SA.id,
+        status: 'reissue',
+        reasons: [`${SA.key} ${checked.problems[0].message.replace(/ \(renew --rekey makes a new key\)$/, '')}: new key pair (the old key is kept in ${STATE_DIR}/backup/); service-account tokens signed with the old key are rejected once kube-apiserver has the new ${SA.pub}`],
+      });
+    } else {
+      if (!ok) pick(SA.id, ['pubout']);
+      decisions.push({ unit: SA.id, status: ok ? 'keep' : 'reissue', reasons: ok ? [] : [`${SA.pub} ${pub === undefined ? 'missing' : `is not the public half of ${SA.key}`}`] });
+    }
   }
 
   // files kubepki writes itself (configs, kubeconfigs, flags) always run: they compare and skip
-  const steps = plan.steps.filter((s) => want.has(s.id) || !s.argv);
+  const steps = plan.steps.filter((s) => want.has(s.id) || !s.argv).map((s) => adjusted.get(s.id) ?? s);
   return { steps, decisions };
 }
 
@@ -221,6 +246,20 @@ export async function selectForRenew(plan: Plan, out: string, ids: string[], opt
     if (!k.info) throw new EnvError(`${p.key} in ${out} is not a readable private key`, ['restore the CA key from a backup: renew needs the existing CA']);
     const c = checkCert(p.crt, crtText!, ca, k.info, undefined, { now: new Date() });
     if (c.problems.length) throw caMisfit(out, ca, c.problems);
+  }
+  // a kept key must be what the spec asks for (certs.keyBits may have changed): refused before anything is written
+  const misfits = opts.rekey
+    ? []
+    : chosen.flatMap((row) => {
+        const p = paths(row);
+        const k = text(out, p.key);
+        return k === undefined ? [] : checkKey(p.key, k, row).problems.map((x) => `${x.file} ${x.message.replace(/ \(renew --rekey makes a new key\)$/, '')}`);
+      });
+  if (misfits.length) {
+    throw new EnvError(`renew keeps the keys, but ${misfits.length === 1 ? 'one does' : `${misfits.length} do`} not fit the spec: ${misfits[0]}`, [
+      ...misfits.slice(1),
+      'renew with --rekey to make new keys, or run `kubepki generate` (it re-keys what the spec asks, old keys backed up)',
+    ]);
   }
   for (const row of chosen) {
     const p = paths(row);

@@ -9,9 +9,9 @@ import { apiserverUrl } from '../render/kubeconfig.js';
 import { parseFlagFile, renderFlagFile } from '../render/flags.js';
 import { checkCert, checkKey, checkMode, type Problem } from '../run/checks.js';
 import { modeOf, readIn } from '../run/fsutil.js';
-import { serviceClusterIp } from '../spec/derive.js';
+import { serviceClusterIps } from '../spec/derive.js';
 import { rbacNameProblems } from '../spec/rbac.js';
-import { firstServiceIp, parseCidr, canonicalIp, ipVersion } from '../spec/net.js';
+import { firstServiceIp, parseServiceRanges, canonicalIp, ipVersion } from '../spec/net.js';
 import { readPrivateKey, readPublicKey, subjectText, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
 export interface CertReport {
@@ -31,6 +31,8 @@ export interface VerifyReport {
   warnDays: number;
   certificates: CertReport[];
   problems: Problem[];
+  /** facts worth knowing that are not problems (verify still passes), each with its way out */
+  notes: Problem[];
 }
 
 
@@ -55,6 +57,7 @@ export function identityProblems(file: string, row: CertRow, c: CertInfo): Probl
 
 export async function verifyPki(plan: Plan, out: string, warnDays: number, now = new Date()): Promise<VerifyReport> {
   const problems: Problem[] = [];
+  const notes: Problem[] = [];
   const certificates: CertReport[] = [];
   const certs = new Map<string, CertInfo>();
   const keys = new Map<string, KeyInfo>();
@@ -74,7 +77,16 @@ export async function verifyPki(plan: Plan, out: string, warnDays: number, now =
     if (keyText === undefined) problems.push({ file: p.key, code: 'missing', message: 'is missing' });
     else {
       const k = checkKey(p.key, keyText, row);
-      problems.push(...k.problems);
+      for (const x of k.problems) {
+        // kubepki never replaces a CA's key: a CA of another size than certs.keyBits keeps signing
+        if (row.kind === 'ca' && x.code === 'key-size' && k.info) {
+          notes.push({
+            file: p.key,
+            code: 'ca-key-size',
+            message: `is RSA ${k.info.bits}; certs.keyBits is ${row.keyBits}, which applies to new keys: kubepki never replaces a CA's key, so this CA keeps signing leaves with ${row.keyBits}-bit keys. For a ${row.keyBits}-bit CA, move ${p.key} and ${p.crt} away and run kubepki generate (a new CA: every certificate it signs is re-issued, and everything that trusts ${p.crt} needs the new one)`,
+          });
+        } else problems.push(x);
+      }
       key = k.info;
       if (key) keys.set(row.id, key);
       await secretMode(p.key);
@@ -111,10 +123,10 @@ export async function verifyPki(plan: Plan, out: string, warnDays: number, now =
   const saText = await readText(SA.key);
   if (saText === undefined) problems.push({ file: SA.key, code: 'missing', message: 'is missing' });
   else {
-    try {
-      saKey = readPrivateKey(saText);
-    } catch {
-      problems.push({ file: SA.key, code: 'unparsable', message: 'is not a readable private key' });
+    const k = checkKey(SA.key, saText, { keyBits: spec.certs.keyBits });
+    saKey = k.info;
+    for (const x of k.problems) {
+      problems.push(x.code === 'key-size' ? { ...x, message: `is RSA ${k.info!.bits}; the spec asks for ${spec.certs.keyBits} bits (kubepki generate makes a new key pair; tokens signed with the old key are then rejected)` } : x);
     }
     await secretMode(SA.key);
   }
@@ -193,11 +205,11 @@ export async function verifyPki(plan: Plan, out: string, warnDays: number, now =
   }
 
   // flag files: as the spec renders them; their paths exist; the cross-file facts hold
-  const clusterIp = (() => {
+  const clusterIps = (() => {
     try {
-      return serviceClusterIp(spec);
+      return serviceClusterIps(spec);
     } catch {
-      return undefined;
+      return [];
     }
   })();
   const dir = spec.install.dir.replace(/\/+$/, '') + '/';
@@ -222,10 +234,16 @@ export async function verifyPki(plan: Plan, out: string, warnDays: number, now =
     }
     const range = parsed.flags.get('--service-cluster-ip-range');
     if (range !== undefined) {
-      const r = parseCidr(range);
-      const first = typeof r === 'string' ? undefined : firstServiceIp(r);
-      if (!first || first !== clusterIp) problems.push({ file: f.path, code: 'service-ip', message: `--service-cluster-ip-range=${range} starts at ${first ?? '(invalid)'}, but the spec's kubernetes Service address is ${clusterIp}` });
-      else if (server && !serverSans.ip.includes(first)) problems.push({ file: f.path, code: 'service-ip', message: `--service-cluster-ip-range=${range}: its first address ${first} is not a SAN of server.crt (in-cluster clients will refuse the API server)` });
+      // one range, or a dual-stack pair: the kubernetes Service has the first address of each
+      const r = parseServiceRanges(range);
+      const firsts = typeof r === 'string' ? undefined : r.map(firstServiceIp);
+      if (!firsts || firsts.join() !== clusterIps.join()) {
+        problems.push({ file: f.path, code: 'service-ip', message: `--service-cluster-ip-range=${range} starts at ${firsts ? firsts.join(' and ') : '(invalid)'}, but the spec's kubernetes Service address${clusterIps.length > 1 ? 'es are' : ' is'} ${clusterIps.join(' and ')}` });
+      } else if (server) {
+        for (const first of firsts.filter((x) => !serverSans.ip.includes(x))) {
+          problems.push({ file: f.path, code: 'service-ip', message: `--service-cluster-ip-range=${range}: the Service address ${first} is not a SAN of server.crt (in-cluster clients will refuse the API server)` });
+        }
+      }
     }
     for (const flag of ['--service-account-key-file', '--service-account-signing-key-file', '--service-account-private-key-file']) {
       const v = parsed.flags.get(flag);
@@ -245,5 +263,5 @@ export async function verifyPki(plan: Plan, out: string, warnDays: number, now =
   }
   if (saPubs.size > 1) problems.push({ file: 'flags/', code: 'sa-pair', message: `the service-account key files named by the flags (${[...new Set(saPaths)].join(', ')}) are not one key pair` });
 
-  return { ok: problems.length === 0, out, warnDays, certificates, problems };
+  return { ok: problems.length === 0, out, warnDays, certificates, problems, notes };
 }

@@ -1,13 +1,19 @@
 // What a validated spec derives: the service ClusterIP and the apiserver's SAN list. No zod here:
 // the catalogue needs these, and generate with the embedded spec runs without loading zod.
-import { canonicalIp, firstServiceIp, ipVersion, parseCidr } from './net.js';
+import { canonicalIp, firstServiceIp, ipVersion, parseServiceRanges } from './net.js';
 import type { Spec } from './schema.js';
 
-/** What the spec derives: the service ClusterIP and the apiserver's SAN list, in the documented order. */
+/** The ClusterIPs of the `kubernetes` Service: the first address of each service range, the
+ *  primary (first) range's first. Two on a dual-stack cluster. */
+export function serviceClusterIps(spec: Spec): string[] {
+  const ranges = parseServiceRanges(spec.cluster.serviceClusterIpRange);
+  if (typeof ranges === 'string') throw new Error(ranges);
+  return ranges.map(firstServiceIp);
+}
+
+/** The primary ClusterIP of the `kubernetes` Service (the documented SAN). */
 export function serviceClusterIp(spec: Spec): string {
-  const range = parseCidr(spec.cluster.serviceClusterIpRange);
-  if (typeof range === 'string') throw new Error(range);
-  return firstServiceIp(range);
+  return serviceClusterIps(spec)[0];
 }
 
 export interface Sans {
@@ -15,12 +21,15 @@ export interface Sans {
   ip: string[];
 }
 
-/** kube-apiserver serving SANs: the documented five DNS names, the service ClusterIP, the master IP, then extras. */
+/** kube-apiserver serving SANs: the documented five DNS names, the service ClusterIP, the master IP,
+ *  then (dual-stack) the second family's ClusterIP, then extras. The documented list stays a prefix:
+ *  a single-stack spec gives exactly the document's master_ssl.cnf. */
 export function apiserverSans(spec: Spec): Sans {
   const d = spec.cluster.dnsDomain;
   const dns = ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${d}`, spec.master.hostname];
-  const ip = [serviceClusterIp(spec), canonicalIp(spec.master.ip)];
-  return appendUnique({ dns, ip }, spec.master.extraSANs);
+  const [primary, ...secondary] = serviceClusterIps(spec);
+  const ip = [primary, canonicalIp(spec.master.ip)];
+  return appendUnique({ dns, ip }, [...secondary, ...spec.master.extraSANs]);
 }
 
 export function appendUnique(base: Sans, extras: string[]): Sans {

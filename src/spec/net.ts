@@ -108,3 +108,25 @@ export function parseCidr(s: string): Cidr | string {
 export function firstServiceIp(range: Cidr): string {
   return bigIntToIp(range.network + 1n, range.bits);
 }
+
+/** kube-apiserver's --service-cluster-ip-range: one range, or two separated by a comma (dual-stack),
+ *  then of different families. The first is the primary: the `kubernetes` Service takes its first
+ *  address. Returns an error sentence instead of throwing. */
+export function parseServiceRanges(s: string): Cidr[] | string {
+  const parts = s.split(',');
+  if (parts.length > 2) return `"${s}" has ${parts.length} ranges; kube-apiserver takes one, or two of different families (IPv4,IPv6) for dual-stack`;
+  const ranges: Cidr[] = [];
+  for (const part of parts) {
+    if (part !== part.trim() || part === '') return `"${s}": write the ranges separated by a comma without spaces, as kube-apiserver reads them, e.g. "10.96.0.0/12,fd00:10:96::/112"`;
+    const r = parseCidr(part);
+    if (typeof r === 'string') return parts.length > 1 ? `in "${s}": ${r}` : r;
+    ranges.push(r);
+  }
+  if (ranges.length === 2 && ranges[0].bits === ranges[1].bits) {
+    return `"${s}" has two IPv${ranges[0].bits === 32 ? 4 : 6} ranges; a dual-stack range is one IPv4 and one IPv6 range (kube-apiserver refuses two of one family)`;
+  }
+  return ranges;
+}
+
+/** 4 or 6, the family of a parsed range */
+export const cidrFamily = (r: Cidr): 4 | 6 => (r.bits === 32 ? 4 : 6);

@@ -93,8 +93,15 @@ test('the plan script, run with sh in another folder, yields certificates with t
   expect(readFileSync(path.join(dir, 'master_ssl.cnf'), 'utf8')).toBe(text('master_ssl.cnf'));
   expect(statSync(path.join(dir, 'server.key')).mode & 0o777).toBe(0o600);
   expect(statSync(path.join(dir, 'server.crt')).mode & 0o777).toBe(0o644);
-  // and kubepki verify accepts what the script made
-  const v = kubepki(['verify', '--out', dir]);
+  // a folder made by hand remembers no spec: verify without --spec will not assume the embedded
+  // default for it, and names the way out
+  const refused = kubepki(['verify', '--out', dir]);
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toMatch(/holds a PKI .* but remembers no spec .*\n.*--spec FILE .*kubepki init FILE/);
+  // and kubepki verify accepts what the script made, given the spec the script was printed for
+  const specFile = path.join(tmpDir(), 'cluster.yaml');
+  expect(kubepki(['init', specFile]).code).toBe(0);
+  const v = kubepki(['verify', '--spec', specFile, '--out', dir]);
   expect(v.stdout).toMatch(/^ok: /m);
   expect(v.code).toBe(0);
 });

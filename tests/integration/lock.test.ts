@@ -76,7 +76,7 @@ describe('one run at a time per folder', () => {
     const loser = res.findIndex((r) => r.code === 1);
     expect(res[loser].stderr).toContain(`in use by another kubepki run: pid ${runs[1 - loser].child.pid} `);
     expectExit(kubepki(['verify', '--spec', node2(), '--out', out]), 0);
-    expect(readdirSync(path.join(out, '.kubepki'))).toEqual([]);
+    expect(readdirSync(path.join(out, '.kubepki'))).toEqual(['spec.json']); // no lock left
   });
 
   test('a stale lock whose process is gone is taken over, with a note', () => {
@@ -86,7 +86,7 @@ describe('one run at a time per folder', () => {
     const r = kubepki(['generate', '--spec', spec, '--out', out]);
     expectExit(r, 0);
     expect(r.stdout).toContain(`note: took over a stale lock from pid ${pid} (kubepki generate), which is gone`);
-    expect(readdirSync(path.join(out, '.kubepki'))).toEqual([]);
+    expect(readdirSync(path.join(out, '.kubepki'))).toEqual(['spec.json']); // no lock left
   });
 
   test('a lock whose pid is alive but belongs to a process started after the lock (pid reused) is stale', async () => {
@@ -130,7 +130,7 @@ describe('one run at a time per folder', () => {
     utimesSync(lockFile(out), new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
     const r2 = kubepki(['generate', '--spec', spec, '--out', out]);
     expectExit(r2, 0);
-    expect(readdirSync(path.join(out, '.kubepki'))).toEqual([]);
+    expect(readdirSync(path.join(out, '.kubepki'))).toEqual(['spec.json']); // no lock left
   });
 
   test('verify is read-only and takes no lock: it runs while a generate holds one', () => {

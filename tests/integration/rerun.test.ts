@@ -1,11 +1,12 @@
 // generate again on an existing folder: idempotent (no openssl, no byte, no timestamp changed),
 // incremental (what is missing is made, what no longer matches the spec is re-issued, and only
 // that), and never a CA replaced.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { kubepki } from '../helpers/cli.js';
 import { cleanupTmp, copyDir, tmpDir } from '../helpers/tmp.js';
-import { SPEC, changed, expectExit, fakeEnv, mtimes, snapshot, writeSpec } from '../helpers/pki.js';
+import { SPEC, changed, expectExit, fakeEnv, mtimes, mustOpenssl, snapshot, verifyJson, writeSpec } from '../helpers/pki.js';
+import { sha } from '../helpers/tools.js';
 
 let base: string;
 let spec: string;
@@ -141,6 +142,53 @@ describe('re-running generate', () => {
     expect(after['ca.key']).toBe(baseSnap['ca.key']);
     expect(after['ca.crt']).toBe(baseSnap['ca.crt']);
     expectExit(kubepki(['verify', '--spec', spec4, '--out', out]), 0);
+  });
+
+  test('a new certs.keyBits (2048 -> 3072) with a SAN change in the same edit: every leaf and sa get new keys (the old ones backed up), the CA is kept, verify passes with a note on the CA', () => {
+    const out = copyDir(base);
+    const spec2 = writeSpec(work, SPEC.replace('ip: 127.0.0.1', 'ip: 127.0.0.1\n  extraSANs: [api.example.com]') + 'certs: { keyBits: 3072 }\n', 'bits.yaml');
+    // renew keeps keys: with another size asked, it refuses before it writes anything
+    const rr = kubepki(['renew', 'admin', 'apiserver', '--spec', spec2, '--out', out]);
+    expectExit(rr, 1);
+    expect(rr.stderr).toMatch(/kubepki: error: renew keeps the keys, but 2 do not fit the spec: clients\/admin\.key is RSA 2048; the spec asks for 3072 bits\n  server\.key is RSA 2048;.*\n.*renew with --rekey/);
+    expect(snapshot(out, true)).toEqual(snapshot(base, true));
+    const { summary } = generateJson(out, spec2);
+    const reasons = new Map<string, string[]>(summary.reissued.map((d: { name: string; reasons: string[] }) => [d.name, d.reasons]));
+    expect([...reasons.keys()].sort()).toEqual(['admin', 'apiserver', 'kube-controller-manager', 'kube-proxy', 'kube-scheduler', 'kubelet-k8s-node-1', 'sa']);
+    expect(reasons.get('apiserver')).toEqual([expect.stringMatching(/^server\.key is RSA 2048; the spec asks for 3072 bits: new key \(the old one is kept in \.kubepki\/backup\/\) and certificate$/), expect.stringMatching(/server\.crt has SANs .*missing api\.example\.com/)]);
+    expect(reasons.get('sa')![0]).toMatch(/^sa\.key is RSA 2048; the spec asks for 3072 bits: new key pair .*service-account tokens signed with the old key are rejected/);
+    expect(summary.unchanged).toEqual(['ca']);
+    const after = snapshot(out);
+    expect(after['ca.key']).toBe(baseSnap['ca.key']);
+    expect(after['ca.crt']).toBe(baseSnap['ca.crt']);
+    const runs = readdirSync(path.join(out, '.kubepki/backup'));
+    expect(runs).toHaveLength(1);
+    const bits = (f: string) => Number(/\((\d+) bit/.exec(mustOpenssl(['pkey', '-in', f, '-noout', '-text']))?.[1]);
+    for (const k of ['server.key', 'clients/admin.key', 'clients/kubelet-k8s-node-1.key', 'sa.key']) {
+      expect([k, bits(path.join(out, k))]).toEqual([k, 3072]);
+      // the old key, byte for byte, in the run's backup
+      expect([k, sha(path.join(out, '.kubepki/backup', runs[0], k))]).toEqual([k, baseSnap[k]]);
+    }
+    expect(bits(path.join(out, 'ca.key'))).toBe(2048);
+    expect(mustOpenssl(['x509', '-in', path.join(out, 'server.crt'), '-noout', '-ext', 'subjectAltName'])).toContain('DNS:api.example.com');
+    // sa.pub is the new key's public half
+    expect(mustOpenssl(['rsa', '-in', path.join(out, 'sa.key'), '-pubout'])).toBe(readFileSync(path.join(out, 'sa.pub'), 'utf8'));
+    const { r, report } = verifyJson(out, ['--spec', spec2]);
+    expectExit(r, 0);
+    expect((report as unknown as { notes: unknown[] }).notes).toEqual([
+      { file: 'ca.key', code: 'ca-key-size', message: expect.stringMatching(/^is RSA 2048; certs\.keyBits is 3072, which applies to new keys: kubepki never replaces a CA's key.*move ca\.key and ca\.crt away and run kubepki generate/) },
+    ]);
+    const text = kubepki(['verify', '--spec', spec2, '--out', out]);
+    expectExit(text, 0);
+    expect(text.stdout).toMatch(/^1 note \(not problems\):\n  - ca\.key is RSA 2048; .*\[ca-key-size\]\n^ok: /m);
+    // and again: nothing left to do
+    expect(kubepki(['generate', '--spec', spec2, '--out', out], { env: noOpenssl() }).stdout).toMatch(/nothing to do/);
+    // a lost ca.crt is made again from the kept 2048-bit ca.key, never a new CA key
+    rmSync(path.join(out, 'ca.crt'));
+    const again = generateJson(out, spec2).summary;
+    expect(again.created).toEqual(['ca']);
+    expect(snapshot(out)['ca.key']).toBe(baseSnap['ca.key']);
+    expectExit(verifyJson(out, ['--spec', spec2]).r, 0);
   });
 
   test('no flag replaces a CA: unknown flags are usage errors (exit 2) and change nothing', () => {

@@ -250,3 +250,44 @@ describe('verify names each kind of problem (exit 1)', () => {
     expect(Object.keys(snapshot(base)).length).toBeGreaterThan(30);
   });
 });
+
+describe('a dual-stack cluster (kube-apiserver\'s "IPv4-range,IPv6-range")', () => {
+  let ds: string;
+  let dsSpec: string;
+  beforeAll(() => {
+    dsSpec = writeSpec(work, SPEC + 'cluster: { serviceClusterIpRange: "10.96.0.0/12,fd00:10:96::/112" }\n', 'dual.yaml');
+    ds = path.join(work, 'pki-dual');
+    expectExit(kubepki(['generate', '--spec', dsSpec, '--out', ds]), 0);
+  });
+
+  test('generate and verify pass: server.crt has both ClusterIPs (the IPv6 one after the documented IPs), both flag files pass the pair', () => {
+    const san = mustOpenssl(['x509', '-in', path.join(ds, 'server.crt'), '-noout', '-ext', 'subjectAltName']);
+    expect(san).toMatch(/DNS:k8s-master, IP Address:10\.96\.0\.1, IP Address:127\.0\.0\.1, IP Address:FD00:10:96:0:0:0:0:1\s*$/);
+    for (const f of ['flags/kube-apiserver.env', 'flags/kube-controller-manager.env']) {
+      expect([f, readFileSync(path.join(ds, f), 'utf8')]).toEqual([f, expect.stringContaining(' --service-cluster-ip-range=10.96.0.0/12,fd00:10:96::/112')]);
+    }
+    expectExit(kubepki(['verify', '--spec', dsSpec, '--out', ds]), 0);
+    // and without --spec: the remembered dual-stack spec
+    expectExit(kubepki(['verify', '--out', ds]), 0);
+  });
+
+  test('verify reads the pair: a second range that gives another Service address is a service-ip problem', async () => {
+    const out = copyDir(ds);
+    const f = path.join(out, 'flags/kube-apiserver.env');
+    writeFileSync(f, readFileSync(f, 'utf8').replace('10.96.0.0/12,fd00:10:96::/112', '10.96.0.0/12,fd00:20::/112'));
+    await expectProblems(out, [['service-ip', 'flags/kube-apiserver.env', /starts at 10\.96\.0\.1 and fd00:20::1, but the spec's kubernetes Service addresses are 10\.96\.0\.1 and fd00:10:96::1/]], ['--spec', dsSpec]);
+  });
+
+  test('a server.crt from the single-stack spec lacks the IPv6 ClusterIP: verify names it', async () => {
+    const out = copyDir(ds);
+    for (const f of ['server.crt', 'server.key', 'ca.crt', 'ca.key']) writeFileSync(path.join(out, f), readFileSync(path.join(base, f)));
+    await expectProblems(out, [['sans', 'server.crt', /missing 10\.96\.0\.1, fd00:10:96::1/]], ['--spec', dsSpec]);
+  });
+});
+
+test('sa.key is checked like every other key: another size than certs.keyBits is a key-size problem', async () => {
+  const out = copyDir(base);
+  newKey(path.join(out, 'sa.key'), 3072);
+  mustOpenssl(['rsa', '-in', path.join(out, 'sa.key'), '-pubout', '-out', path.join(out, 'sa.pub')]);
+  await expectProblems(out, [['key-size', 'sa.key', /is RSA 3072; the spec asks for 2048 bits \(kubepki generate makes a new key pair/]]);
+});

@@ -80,7 +80,7 @@ describe('kubeconfigs', () => {
     expect(doc['current-context']).toBe('admin@kubernetes');
   });
   test('embedCerts false: absolute paths under install.dir; IPv6 server in brackets', () => {
-    const s = parseSpecText('master: { hostname: cp, ip: "2001:db8::10", securePort: 443 }\nkubeconfig: { embedCerts: false }\ninstall: { dir: /etc/k8s/pki }\n', 'x');
+    const s = parseSpecText('cluster: { serviceClusterIpRange: "fd00:10:96::/112" }\nmaster: { hostname: cp, ip: "2001:db8::10", securePort: 443 }\nkubeconfig: { embedCerts: false }\ninstall: { dir: /etc/k8s/pki }\n', 'x');
     const t = kubeconfigTemplate(s, kubeconfigRows(certRows(s))[0])!;
     expect(t.secret).toBe(false);
     const doc = parseYaml(t.text);

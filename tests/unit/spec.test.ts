@@ -1,7 +1,9 @@
 import { DEFAULT_SPEC, DEFAULT_SPEC_YAML } from '../../src/spec/default.js';
 import { loadSpec } from '../../src/spec/read.js';
 import { defaultSpec, parseSpecText } from '../../src/spec/load.js';
-import { apiserverSans, serviceClusterIp } from '../../src/spec/derive.js';
+import { apiserverSans, serviceClusterIp, serviceClusterIps } from '../../src/spec/derive.js';
+import { specChanges, describeChange } from '../../src/spec/remember.js';
+import { specSchema } from '../../src/spec/schema.js';
 import { SpecError } from '../../src/errors.js';
 
 const MIN = 'master: { hostname: k8s-master, ip: 192.168.18.3 }\n';
@@ -116,9 +118,40 @@ describe('bad specs: every problem at once, each with its path and a plain sente
     [MIN + 'clients: [{ name: ../../x, cn: x }]', 'clients[0].name: "../../x" is not a valid client name'],
     ['master: { hostname: a, ip: 10.0.0.1, extraSANs: ["bad name!"] }', 'master.extraSANs[0]: "bad name!" is neither an IP address nor a valid DNS name'],
     [MIN + 'etcd: { mode: https }', 'etcd.mode: "https" is not one of "http", "tls"'],
+    [MIN + 'cluster: { serviceClusterIpRange: "fd00:10:96::/112" }', 'cluster.serviceClusterIpRange: "fd00:10:96::/112" is an IPv6 range but master.ip "192.168.18.3" is IPv4: kube-apiserver refuses'],
+    ['master: { hostname: cp, ip: "2001:db8::10" }', 'cluster.serviceClusterIpRange: "169.169.0.0/16" is an IPv4 range but master.ip "2001:db8::10" is IPv6'],
+    [MIN + 'cluster: { serviceClusterIpRange: "fd00:10:96::/112,10.96.0.0/12" }', 'cluster.serviceClusterIpRange: "fd00:10:96::/112" is an IPv6 range but master.ip "192.168.18.3" is IPv4: kube-apiserver refuses a primary service range of another family than its address; put the ranges the other way round'],
+    [MIN + 'cluster: { serviceClusterIpRange: "10.96.0.0/12,10.112.0.0/12" }', 'cluster.serviceClusterIpRange: "10.96.0.0/12,10.112.0.0/12" has two IPv4 ranges'],
+    [MIN + 'cluster: { serviceClusterIpRange: "10.96.0.0/12,fd00::/112,fd01::/112" }', 'cluster.serviceClusterIpRange: "10.96.0.0/12,fd00::/112,fd01::/112" has 3 ranges'],
+    [MIN + 'cluster: { serviceClusterIpRange: "10.96.0.0/12, fd00::/112" }', 'cluster.serviceClusterIpRange: "10.96.0.0/12, fd00::/112": write the ranges separated by a comma without spaces'],
+    [MIN + 'cluster: { serviceClusterIpRange: "10.96.0.0/12,fd00::1/112" }', 'cluster.serviceClusterIpRange: in "10.96.0.0/12,fd00::1/112": "fd00::1/112" has host bits set'],
+    [MIN + 'clients: [{ name: fake-kubelet, cn: "system:node:k8s-node-1" }]', 'clients[0].cn: "system:node:k8s-node-1" is the identity of a kubelet'],
+    [MIN + 'clients: [{ name: fake-proxy, cn: "system:kube-proxy" }]', 'clients[0].cn: "system:kube-proxy" is the identity of a Kubernetes component'],
+    [MIN + 'clients: [{ name: fake-kcm, cn: "system:kube-controller-manager" }]', 'clients[0].cn: "system:kube-controller-manager" is the identity of a Kubernetes component'],
+    [MIN + 'clients: [{ name: bot, cn: bot, organizations: [ci, system:nodes] }]', 'clients[0].organizations[1]: "system:nodes" is the group of kubelets'],
+    [MIN + 'clients: [{ name: anon, cn: "system:anonymous" }]', 'clients[0].cn: "system:anonymous" is the user name kube-apiserver gives requests without credentials: RBAC treats a certificate that carries it as the anonymous user'],
+    [MIN + 'clients: [{ name: anon, cn: bot, organizations: [system:unauthenticated] }]', 'clients[0].organizations[0]: "system:unauthenticated" is the group kube-apiserver gives requests without credentials'],
   ])('%s', (yaml, message) => {
     const ps = problems(yaml);
     expect(ps.some((p) => p.startsWith(message))).toBe(true);
+  });
+
+  test('an impersonating client gets one sentence, not also the generic system: name check', () => {
+    expect(problems(MIN + 'clients: [{ name: x, cn: "system:kube-foo" }]')).toEqual([expect.stringMatching(/^clients\[0\]\.cn: "system:kube-foo" is the identity of a Kubernetes component/)]);
+    expect(problems(MIN + 'clients: [{ name: x, cn: "system:anonymous" }]')).toHaveLength(1);
+  });
+
+  test('refused specs are SpecErrors: the CLI exits 2 for them', () => {
+    for (const yaml of [MIN + 'cluster: { serviceClusterIpRange: "fd00:10:96::/112" }', MIN + 'clients: [{ name: x, cn: "system:node:n9" }]', MIN + 'clients: [{ name: x, cn: "system:unauthenticated" }]']) {
+      let err: unknown;
+      try {
+        parseSpecText(yaml, 't.yaml');
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(SpecError);
+      expect((err as SpecError).exitCode).toBe(2);
+    }
   });
 
   test('reports all problems, not just the first', () => {
@@ -137,5 +170,43 @@ describe('bad specs: every problem at once, each with its path and a plain sente
     expect(() => parseSpecText('master: [', 'bad.yaml')).toThrow(/bad\.yaml: not valid YAML or JSON/);
     expect(() => parseSpecText('- 1\n- 2\n', 'list.yaml')).toThrow(/must be a mapping/);
     expect(() => parseSpecText('master: {hostname: a, ip: 10.0.0.1}\nmaster: {hostname: b, ip: 10.0.0.2}\n', 'dup.yaml')).toThrow(/not valid YAML/);
+  });
+});
+
+describe('dual-stack service ranges (kube-apiserver\'s "A,B")', () => {
+  test('IPv4 primary: both ClusterIPs are SANs, the documented list first, the IPv6 one right after it', () => {
+    const s = parseSpecText('cluster: { serviceClusterIpRange: "10.96.0.0/12,fd00:10:96::/112" }\nmaster: { hostname: k8s-master, ip: 192.168.18.3, extraSANs: [10.1.1.1] }\n', 'ds.yaml');
+    expect(serviceClusterIps(s)).toEqual(['10.96.0.1', 'fd00:10:96::1']);
+    expect(serviceClusterIp(s)).toBe('10.96.0.1');
+    expect(apiserverSans(s).ip).toEqual(['10.96.0.1', '192.168.18.3', 'fd00:10:96::1', '10.1.1.1']);
+    expect(apiserverSans(s).dns).toEqual(['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', 'k8s-master']);
+  });
+  test('IPv6 primary with an IPv6 master', () => {
+    const s = parseSpecText('cluster: { serviceClusterIpRange: "fd00:10:96::/112,10.96.0.0/12" }\nmaster: { hostname: cp, ip: "2001:db8::10" }\n', 'ds6.yaml');
+    expect(apiserverSans(s).ip).toEqual(['fd00:10:96::1', '2001:db8::10', '10.96.0.1']);
+  });
+  test('a single-stack spec keeps exactly the documented IP SANs', () => {
+    expect(apiserverSans(defaultSpec()).ip).toEqual(['169.169.0.1', '192.168.18.3']);
+  });
+});
+
+describe('the remembered spec', () => {
+  test('a resolved spec validates again to itself (what a command reads back from OUT/.kubepki/spec.json)', () => {
+    for (const yaml of [DEFAULT_SPEC_YAML, MIN + 'etcd: { mode: tls }\nfrontProxy: true\nclients: [{ name: bot, cn: bot, organizations: [ci] }]\n', MIN + 'cluster: { serviceClusterIpRange: "10.96.0.0/12,fd00:10:96::/112" }\n']) {
+      const s = parseSpecText(yaml, 'x');
+      const again = specSchema.parse(JSON.parse(JSON.stringify(s)));
+      expect(again).toStrictEqual(s);
+    }
+  });
+  test('drift lists each changed path with its old and new value', () => {
+    const a = parseSpecText(MIN + 'nodes: [{ name: n1, ip: 10.0.0.2 }]\n', 'a');
+    const b = parseSpecText('master: { hostname: k8s-master, ip: 10.0.0.1, extraSANs: [lb.example] }\nnodes: [{ name: n1, ip: 10.0.0.3 }]\ncerts: { keyBits: 3072 }\n', 'b');
+    expect(specChanges(a, b).map(describeChange)).toEqual([
+      'master.ip: "192.168.18.3" -> "10.0.0.1"',
+      'master.extraSANs: [] -> ["lb.example"]',
+      'nodes[0].ip: "10.0.0.2" -> "10.0.0.3"',
+      'certs.keyBits: 2048 -> 3072',
+    ]);
+    expect(specChanges(a, structuredClone(a))).toEqual([]);
   });
 });
