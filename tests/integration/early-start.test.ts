@@ -18,7 +18,7 @@ import { runSteps, type RunContext } from '../../src/run/runner.js';
 import { defaultSpec } from '../../src/spec/load.js';
 import { cleanupTmp, tmpDir } from '../helpers/tmp.js';
 
-const CA_CERT = 'req -x509 -new -nodes -key ca.key -subj /CN=k8s-master -days 5000 -out ca.crt';
+const CA_CERT = 'req -x509 -new -nodes -key ca.key -subj /CN=k8s-master -days 5000 -config ca.cnf -extensions v3_ca -out ca.crt';
 
 beforeAll(loadYaml);
 afterAll(() => cleanupTmp());
