@@ -15,7 +15,8 @@
 # read the wrappers from CACHE/openssl/<track>/bin/openssl.
 set -euo pipefail
 
-cache=${KUBEPKI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubepki}
+home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+cache=${KUBEPKI_CACHE:-${XDG_CACHE_HOME:-$home/.cache}/kubepki}
 root=$cache/openssl
 # track  suite of openssl  its libssl  suite of the runtime it is built against
 tracks=(
