@@ -70,6 +70,9 @@ done
 # Release files are not judged by their date (Check-Valid-Until, as this machine's own apt does):
 # the package access here may serve the archive as it was some days ago; signatures are checked.
 apt=$root/.apt
+dl=
+# the package lists and apt's caches (some 250 MB) are of no use once the packages are unpacked
+trap 'rm -rf "$apt" ${dl:+"$dl"}' EXIT
 mkdir -p "$apt"/{etc/apt.conf.d,etc/preferences.d,etc/sources.list.d,lists/partial,archives/partial}
 : >"$apt/status"
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
@@ -111,7 +114,6 @@ for t in "${todo[@]}"; do
   dir=$root/$ver
   if ! [ -x "$dir/bin/openssl" ] || ! "$dir/bin/openssl" version >/dev/null 2>&1; then
     dl=$(mktemp -d "$root/.dl.XXXXXX")
-    trap 'rm -rf "$dl"' EXIT
     want=("openssl=$ver" "$libssl=$ver")
     for p in "${runtime[@]}"; do
       v=$(version_in "$p" "$rsuite")
@@ -126,7 +128,7 @@ for t in "${todo[@]}"; do
       echo "  $(basename "$deb")"
     done
     rm -rf "$dl"
-    trap - EXIT
+    dl=
     r=$dir/root
     # the loader of that glibc and the libraries it finds; that package's providers folder
     # (OPENSSL_MODULES: the compiled-in one is this machine's, built for its own libcrypto) and
