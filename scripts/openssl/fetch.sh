@@ -11,7 +11,7 @@
 #   fetch.sh --refresh  look up the suites' current versions again
 #   fetch.sh --list     print "<track> <wrapper>" per track, without fetching; exit 1 if one is missing
 #
-# CACHE is $KUBEPKI_CACHE, else ~/.cache/kubepki. The tests (tests/integration/openssl-matrix.test.ts)
+# CACHE is $KUBEPKI_CACHE, else $XDG_CACHE_HOME/kubepki, else ~/.cache/kubepki. The tests (tests/integration/openssl-matrix.test.ts)
 # read the wrappers from CACHE/openssl/<track>/bin/openssl.
 set -euo pipefail
 
@@ -31,7 +31,7 @@ case "${1:-}" in
   '') ;;
   --refresh) mode=refresh ;;
   --list) mode=list ;;
-  -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,/^set /{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "fetch.sh: unknown argument $1 (--refresh, --list, --help)" >&2; exit 2 ;;
 esac
 
