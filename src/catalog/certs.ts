@@ -6,7 +6,7 @@ import { canonicalIp } from '../spec/net.js';
 
 export type Eku = 'serverAuth' | 'clientAuth';
 
-/** Which openssl config a leaf is signed with. */
+/** Which openssl config a leaf is signed with, or a CA's `req -x509` reads. */
 export interface ExtConfig {
   /** OUT-relative path of the rendered .cnf */
   file: string;
@@ -43,6 +43,8 @@ export interface CertRow {
 }
 
 export const MASTER_CNF = 'master_ssl.cnf';
+/** the section of a CA's .cnf (ca.cnf, etcd/ca.cnf, …) passed to `req -x509 -extensions` */
+export const CA_SECTION = 'v3_ca';
 export const CLIENT_CNF = 'client_ssl.cnf';
 
 // in the document's order (master_ssl.cnf); compared as a set
@@ -116,7 +118,7 @@ export function certRows(spec: Spec): CertRow[] {
     eku: null,
     keyUsage: null,
     sans: null,
-    ext: null,
+    ext: { file: `${stem}.cnf`, section: CA_SECTION, forCsr: false },
     group,
     description,
   });

@@ -20,10 +20,14 @@ export interface OpensslResult {
   exitedAt: number;
 }
 
-/** What the preflight learnt: the binary and its version line. */
+/** What the preflight learnt: the binary, its version ("OpenSSL 3.5.9") and that version's
+ *  numbers, which decide what some commands write (see bareForm in run/checks.ts). */
 export interface Openssl {
   binary: string;
   version: string;
+  major: number;
+  minor: number;
+  patch: number;
 }
 
 /** One binary: `run` starts a process at once; `ready` is the preflight (`openssl version`),
@@ -103,7 +107,30 @@ export function opensslRunner(binary: string): OpensslRunner {
   return { binary, run: (argv, cwd, signal) => spawn(binary, argv, cwd, signal), ready: () => (pre ??= preflight(binary)) };
 }
 
-/** Preflight: `openssl version`. OpenSSL 3 is required (genrsa's PKCS#8 output, -CAcreateserial's random serials). */
+/** The way to an OpenSSL 3 on the systems whose own openssl is not one. */
+const WAY_OUT = [
+  'on macOS: brew install openssl@3, then pass --openssl "$(brew --prefix openssl@3)/bin/openssl" (or set KUBEPKI_OPENSSL to it)',
+  'on Linux: install your distribution\'s openssl 3 (Debian/Ubuntu: apt-get install openssl), or point --openssl / KUBEPKI_OPENSSL at one',
+];
+
+export type VersionLine =
+  | { kind: 'openssl'; version: string; major: number; minor: number; patch: number }
+  | { kind: 'libressl'; version: string }
+  | { kind: 'other'; line: string };
+
+/** Reads the first line of `openssl version`: "OpenSSL 3.5.9 29 Sep 2026 (Library: …)",
+ *  "OpenSSL 1.1.1w  11 Sep 2023", "LibreSSL 3.3.6" (macOS's /usr/bin/openssl). */
+export function parseVersionLine(text: string): VersionLine {
+  const line = text.split('\n')[0].trim();
+  const m = /^OpenSSL (\d+)\.(\d+)\.(\d+)\S*/.exec(line);
+  if (m) return { kind: 'openssl', version: m[0], major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]) };
+  const l = /^LibreSSL \S+/.exec(line);
+  if (l) return { kind: 'libressl', version: l[0] };
+  return { kind: 'other', line };
+}
+
+/** Preflight: `openssl version`. OpenSSL 3 is required (genrsa's PKCS#8 output, -CAcreateserial's
+ *  random serials); LibreSSL and OpenSSL 1.x are refused with the way out. */
 async function preflight(binary: string): Promise<Openssl> {
   const r = await spawn(binary, ['version'], process.cwd(), undefined, true);
   if (r.failure === 'not found') {
@@ -117,10 +144,16 @@ async function preflight(binary: string): Promise<Openssl> {
   if (r.failure || r.exitCode !== 0) {
     throw new EnvError(`\`${binary} version\` failed (${r.failure ?? `exit code ${r.exitCode}`})`, r.stderr ? [r.stderr.split('\n')[0]] : []);
   }
-  const m = r.stdout.match(/^OpenSSL (\d+)\.(\d+)\.(\d+)\S*/);
-  if (!m) throw new EnvError(`${binary} is not OpenSSL: \`version\` said ${JSON.stringify(r.stdout.split('\n')[0])}`, ['kubepki needs OpenSSL 3 (LibreSSL and BoringSSL differ in the commands it runs).']);
-  if (Number(m[1]) < MIN_MAJOR) {
-    throw new EnvError(`${m[0]} is too old: kubepki needs OpenSSL ${MIN_MAJOR}.0 or newer`, ['OpenSSL 1.1 writes different key formats and serials; upgrade openssl or point --openssl at a newer one.']);
+  const v = parseVersionLine(r.stdout);
+  if (v.kind === 'libressl') {
+    throw new EnvError(`${binary} is ${v.version}, not OpenSSL: kubepki needs OpenSSL ${MIN_MAJOR}.0 or newer`, [
+      'LibreSSL (macOS\'s /usr/bin/openssl) differs in the commands kubepki runs and in what they write.',
+      ...WAY_OUT,
+    ]);
   }
-  return { binary, version: m[0] };
+  if (v.kind === 'other') throw new EnvError(`${binary} is not OpenSSL: \`version\` said ${JSON.stringify(v.line)}`, [`kubepki needs OpenSSL ${MIN_MAJOR} (LibreSSL and BoringSSL differ in the commands it runs).`, ...WAY_OUT]);
+  if (v.major < MIN_MAJOR) {
+    throw new EnvError(`${v.version} is too old: kubepki needs OpenSSL ${MIN_MAJOR}.0 or newer`, ['OpenSSL 1.1 writes different key formats and serials.', ...WAY_OUT]);
+  }
+  return { binary, version: v.version, major: v.major, minor: v.minor, patch: v.patch };
 }

@@ -68,14 +68,15 @@ export function certSteps(row: CertRow, signer: CertRow | undefined, opts: PlanO
     title: `${row.id}: private key`,
   };
   if (row.kind === 'ca') {
+    const cnf = row.ext ? ['-config', row.ext.file, '-extensions', row.ext.section] : [];
     return [
       key,
       {
         id: `${row.id}:crt`,
         unit: row.id,
         action: 'ca-cert',
-        argv: ['req', '-x509', '-new', '-nodes', '-key', p.key, '-subj', subjOf(row), '-days', String(row.days), '-out', p.crt],
-        reads: [p.key],
+        argv: ['req', '-x509', '-new', '-nodes', '-key', p.key, '-subj', subjOf(row), '-days', String(row.days), ...cnf, '-out', p.crt],
+        reads: [p.key, ...(row.ext ? [row.ext.file] : [])],
         outputs: [{ path: p.crt, type: 'cert', mode: 0o644 }],
         row,
         title: `${row.id}: self-signed CA certificate`,
@@ -146,6 +147,7 @@ export function buildPlan(spec: Spec): Plan {
   const configs = renderConfigs(rows);
   const steps: Step[] = [];
   const written = new Set<string>();
+  const caConfigs = new Set(rows.flatMap((r) => (r.kind === 'ca' && r.ext ? [r.ext.file] : [])));
   for (const row of rows) {
     const cs = certSteps(row, row.signer ? byId.get(row.signer) : undefined);
     for (const s of cs) {
@@ -160,7 +162,7 @@ export function buildPlan(spec: Spec): Plan {
             content: configs.get(r)!,
             reads: [],
             outputs: [{ path: r, type: 'text', mode: 0o644 }],
-            title: r === MASTER_CNF ? `${r}: x509 v3 extensions and SANs of server.crt` : r === CLIENT_CNF ? `${r}: client certificate extensions` : `${r}: extensions and SANs`,
+            title: caConfigs.has(r) ? `${r}: the CA's extensions (basicConstraints critical CA:TRUE, key identifiers)` : r === MASTER_CNF ? `${r}: x509 v3 extensions and SANs of server.crt` : r === CLIENT_CNF ? `${r}: client certificate extensions` : `${r}: extensions and SANs`,
           });
         }
       }

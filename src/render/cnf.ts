@@ -3,7 +3,7 @@
 // values that openssl would read literally. We render section by section and refuse any value
 // ini would have to escape (the spec's validation keeps such values out).
 import { stringify } from 'ini';
-import { CLIENT_CNF, MASTER_CNF, type CertRow } from '../catalog/certs.js';
+import { CA_SECTION, CLIENT_CNF, MASTER_CNF, type CertRow } from '../catalog/certs.js';
 
 type Section = [name: string, body: Record<string, string>];
 
@@ -49,12 +49,28 @@ export function renderClientCnf(): string {
   );
 }
 
+/** A CA's config for `req -x509 -config FILE -extensions v3_ca`: the extensions and [req] settings
+ *  that the documented command takes from Debian's default openssl.cnf, so that the CA is the
+ *  same certificate whatever the system's configuration (OPENSSL_CONF=/dev/null, a distribution
+ *  without v3_ca) and byte for byte the documented command's on Debian's default one. */
+export function renderCaCnf(row: CertRow): string {
+  return renderIni(
+    [
+      ['req', { distinguished_name: 'req_distinguished_name', string_mask: 'utf8only' }],
+      ['req_distinguished_name', {}],
+      [CA_SECTION, { subjectKeyIdentifier: 'hash', authorityKeyIdentifier: 'keyid:always,issuer', basicConstraints: 'critical,CA:true' }],
+    ],
+    [`${row.ext!.file}: the self-signed CA's extensions (Debian's default openssl.cnf, v3_ca), independent of the system's openssl.cnf`],
+  );
+}
+
 /** Every .cnf the rows need, path -> content, in first-use order. */
 export function renderConfigs(rows: CertRow[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const r of rows) {
     if (!r.ext || out.has(r.ext.file)) continue;
-    if (r.ext.file === CLIENT_CNF) out.set(r.ext.file, renderClientCnf());
+    if (r.kind === 'ca') out.set(r.ext.file, renderCaCnf(r));
+    else if (r.ext.file === CLIENT_CNF) out.set(r.ext.file, renderClientCnf());
     else out.set(r.ext.file, renderReqCnf(r, r.ext.file === MASTER_CNF ? MASTER_CNF : `${r.ext.file}: ${r.description}`));
   }
   return out;

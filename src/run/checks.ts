@@ -3,7 +3,7 @@
 // In-process (node:crypto + the DER reader): no openssl spawn.
 import type { CertRow } from '../catalog/certs.js';
 import { subjOf } from '../plan/plan.js';
-import { nameToSubj } from '../x509/der.js';
+import { nameToSubj, OID } from '../x509/der.js';
 import { publicId, readCertificate, readCsr, readPrivateKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
 export interface Problem {
@@ -59,8 +59,33 @@ export function checkCsr(file: string, pem: string, row: CertRow, key?: KeyInfo)
   return problems;
 }
 
+/** What `x509 -req` without -extfile (a bare client row) writes: X.509 v1 without extensions up
+ *  to OpenSSL 3.1; from 3.2 on, v3 with exactly a subject and an authority key identifier. */
+export type BareForm = 'v1' | 'v3-key-ids';
+
+export function bareForm(openssl: { major: number; minor: number }): BareForm {
+  return openssl.major > 3 || (openssl.major === 3 && openssl.minor >= 2) ? 'v3-key-ids' : 'v1';
+}
+
+const BARE_TEXT: Record<BareForm, string> = {
+  v1: 'v1 without extensions (x509 -req without -extfile on OpenSSL 3.0 and 3.1)',
+  'v3-key-ids': 'v3 with only subjectKeyIdentifier and authorityKeyIdentifier (x509 -req without -extfile from OpenSSL 3.2 on)',
+};
+
+function bareFormOf(c: CertInfo): BareForm | undefined {
+  if (c.version === 1 && c.extensions.length === 0) return 'v1';
+  const oids = c.extensions.map((e) => e.oid);
+  if (c.version === 3 && !c.extensions.some((e) => e.critical) && sameSet(oids, [OID.subjectKeyIdentifier, OID.authorityKeyIdentifier])) return 'v3-key-ids';
+  return undefined;
+}
+
+const extNames: Record<string, string> = Object.fromEntries(Object.entries(OID).map(([k, v]) => [v, k]));
+
 export interface CertCheckOptions {
   now: Date;
+  /** a bare certificate just made by this openssl must have this form; without it (verify, a
+   *  certificate already on disk) either form is accepted */
+  bare?: BareForm;
   /** a certificate just made: its validity must be exactly this many days */
   freshDays?: number;
   /** expiring within this many days is a problem (verify) */
@@ -90,6 +115,8 @@ export function checkCert(
   if (row.kind === 'ca') {
     if (nameToSubj(c.issuer) !== got || !c.x509.verify(c.publicKey)) problems.push(p(file, 'not-self-signed', 'is not a self-signed CA certificate'));
     if (!c.basicConstraints?.ca) problems.push(p(file, 'not-a-ca', 'lacks basicConstraints CA:TRUE'));
+    else if (!c.basicConstraints.critical) problems.push(p(file, 'not-a-ca', 'has basicConstraints CA:TRUE that is not marked critical'));
+    if (!c.extensions.some((e) => e.oid === OID.subjectKeyIdentifier)) problems.push(p(file, 'not-a-ca', 'lacks a subjectKeyIdentifier'));
   } else {
     if (signer) {
       const issuer = nameToSubj(c.issuer);
@@ -98,8 +125,16 @@ export function checkCert(
         problems.push(p(file, 'not-signed-by-ca', `is not signed by ${row.signer}.crt${issuer === caSubj ? ' (same issuer name, different key: another CA with the same CN)' : ` (issuer ${issuer})`}`));
       } else if (issuer !== caSubj) problems.push(p(file, 'issuer', `names issuer ${issuer}; its CA is ${caSubj}`));
     }
-    const wantVersion = row.ext ? 3 : 1;
-    if (c.version !== wantVersion) problems.push(p(file, 'version', `is X.509 v${c.version}; expected v${wantVersion}${wantVersion === 3 ? ' (signed without -extfile?)' : ''}`));
+    if (row.ext) {
+      if (c.version !== 3) problems.push(p(file, 'version', `is X.509 v${c.version}; expected v3 (signed without -extfile?)`));
+    } else {
+      const form = bareFormOf(c);
+      if (!form || (opts.bare && form !== opts.bare)) {
+        const has = c.extensions.length ? ` with ${c.extensions.map((e) => extNames[e.oid] ?? e.oid).join(', ')}` : ' without extensions';
+        const want = opts.bare ? BARE_TEXT[opts.bare] : `${BARE_TEXT.v1} or ${BARE_TEXT['v3-key-ids']}`;
+        problems.push(p(file, 'version', `is X.509 v${c.version}${has}; expected ${want}`));
+      }
+    }
     if (row.ext && (!c.basicConstraints || c.basicConstraints.ca)) problems.push(p(file, 'basic-constraints', 'must carry basicConstraints CA:FALSE'));
     if (c.basicConstraints?.ca) problems.push(p(file, 'basic-constraints', 'is a CA certificate; a leaf must not be'));
     if (row.keyUsage && !sameSet(c.keyUsage ?? [], row.keyUsage)) problems.push(p(file, 'key-usage', `has keyUsage ${list(c.keyUsage ?? [])}; expected ${list(row.keyUsage)}`));

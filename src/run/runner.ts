@@ -13,7 +13,7 @@ import { dependencies, type Step } from '../plan/plan.js';
 import { fillKubeconfig, loadYaml } from '../render/kubeconfig.js';
 import { commandLine } from '../render/script.js';
 import { certFacts, readCertificate, readPrivateKey, readPublicKey, subjectText, type CertFacts, type CertInfo, type KeyInfo } from '../x509/inspect.js';
-import { checkCert, checkCsr, checkKey, checkSerial, type Problem } from './checks.js';
+import { bareForm, checkCert, checkCsr, checkKey, checkSerial, type Problem } from './checks.js';
 import { describeWriteError, ensureDir, explainFullDisk, modeOf, readIn, readInSync, sha256, writeAtomic } from './fsutil.js';
 
 export type StepStatus = 'created' | 'replaced' | 'unchanged';
@@ -136,7 +136,9 @@ async function checkOutputs(step: Step, files: Files, ctx: RunContext, command?:
       const k = await key(p.key, row!.keyBits);
       const signer = await signerOf(row!);
       const crt = await files.get(p.crt);
-      const r = checkCert(p.crt, crt.toString('utf8'), row!, k, signer, { now, freshDays: daysOf(step.argv!) });
+      // a bare signing writes what this openssl writes for it (the preflight has passed: its version is known)
+      const bare = step.action === 'sign' && !row!.ext && ctx.openssl ? bareForm(await ctx.openssl.ready()) : undefined;
+      const r = checkCert(p.crt, crt.toString('utf8'), row!, k, signer, { now, freshDays: daysOf(step.argv!), bare });
       if (r.problems.length || !r.info) fail(step, r.problems, command);
       const c = r.info;
       cert = { path: p.crt, sha256: sha256(crt), facts: certFacts(c) };

@@ -14,26 +14,32 @@ import { paths } from '../../src/catalog/certs.js';
 import { opensslRunner, type OpensslRunner } from '../../src/openssl/exec.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import { loadYaml } from '../../src/render/kubeconfig.js';
-import { runSteps, type RunContext } from '../../src/run/runner.js';
+import { runSteps, type RunContext, type StepOutcome } from '../../src/run/runner.js';
 import { defaultSpec } from '../../src/spec/load.js';
 import { cleanupTmp, tmpDir } from '../helpers/tmp.js';
 
-const CA_CERT = 'req -x509 -new -nodes -key ca.key -subj /CN=k8s-master -days 5000 -out ca.crt';
+const CA_CERT = 'req -x509 -new -nodes -key ca.key -subj /CN=k8s-master -days 5000 -config ca.cnf -extensions v3_ca -out ca.crt';
 
 beforeAll(loadYaml);
 afterAll(() => cleanupTmp());
 
-/** The real openssl, every call recorded as it is made; `weakCa` turns the CA's genrsa into a 1024-bit one. */
-function recording(weakCa: boolean): { runner: OpensslRunner; calls: string[] } {
+/** The real openssl, every call recorded as it is made; `weakCa` turns the CA's genrsa into a
+ *  1024-bit one. The CA's certificate also reads ca.cnf, which a file step writes once the preflight
+ *  has passed: a 1024-bit genrsa can end before that, and then nothing is left for an early start.
+ *  So the weak genrsa is reported as ended only once `cnfDone` has resolved (the config step has
+ *  completed), as a 2048-bit one would be. */
+function recording(weakCa: boolean, cnfDone?: Promise<void>): { runner: OpensslRunner; calls: string[] } {
   const real = opensslRunner('openssl');
   const calls: string[] = [];
   const runner: OpensslRunner = {
     binary: real.binary,
     ready: real.ready,
-    run: (argv, cwd, signal) => {
+    run: async (argv, cwd, signal) => {
       calls.push(argv.join(' '));
       const weak = weakCa && argv[0] === 'genrsa' && argv.includes('ca.key');
-      return real.run(weak ? ['genrsa', '-out', 'ca.key', '1024'] : argv, cwd, signal);
+      const r = await real.run(weak ? ['genrsa', '-out', 'ca.key', '1024'] : argv, cwd, signal);
+      if (weak) await cnfDone;
+      return r;
     },
   };
   return { runner, calls };
@@ -68,9 +74,12 @@ test('with --jobs 2 the CA certificate is dispatched at the exit of genrsa, befo
 
 test('a follow-up started that way is stopped when its input then fails its check, and nothing of either is kept', async () => {
   const out = tmpDir('kubepki-early-weak-');
-  const { runner, calls } = recording(true);
+  let cnfWritten!: () => void;
+  const cnfDone = new Promise<void>((ok) => (cnfWritten = ok));
+  const { runner, calls } = recording(true, cnfDone);
   const steps = buildPlan(defaultSpec()).steps;
-  await expect(runSteps(steps, context(out, runner))).rejects.toThrow(/step ca:key wrote a file that fails its check: ca\.key is RSA 1024/);
+  const ctx = { ...context(out, runner), onDone: (o: StepOutcome) => o.step.id === 'config:ca.cnf' && cnfWritten() };
+  await expect(runSteps(steps, ctx)).rejects.toThrow(/step ca:key wrote a file that fails its check: ca\.key is RSA 1024/);
   expect(calls).toContain(CA_CERT);
   for (const f of ['ca.key', 'ca.crt', 'ca.srl']) expect([f, existsSync(path.join(out, f))]).toEqual([f, false]);
 });

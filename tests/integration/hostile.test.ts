@@ -271,6 +271,21 @@ describe('openssl missing, too old, failing half way', () => {
     expect(made(path.join(d, 'pki'))).toEqual([]);
   });
 
+  test("LibreSSL (macOS's /usr/bin/openssl): exit 1 with the way out, before anything is written", () => {
+    const d = tmpDir('kubepki-libressl-');
+    const out = path.join(d, 'pki');
+    // the fake says LibreSSL 3.3.6 to `version` and runs every other command for real: a step
+    // that ran and was kept would leave its file
+    const r = kubepki(['generate', '--spec', spec, '--out', out], { env: fakeEnv('libressl') });
+    expectExit(r, 1);
+    expect(r.stderr).toMatch(/kubepki: error: .*fixtures\/bin\/openssl is LibreSSL 3\.3\.6, not OpenSSL: kubepki needs OpenSSL 3\.0 or newer\n/);
+    expect(r.stderr).toContain('on macOS: brew install openssl@3, then pass --openssl "$(brew --prefix openssl@3)/bin/openssl"');
+    expect(r.stdout).not.toMatch(/\.key: RSA/);
+    // not one file anywhere under --out (only the empty state folder)
+    const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+    expect(existsSync(out) ? files(out) : []).toEqual([]);
+  });
+
   test('failing half way on an existing PKI: exit 1 with the step, its command and openssl\'s error; nothing lost', () => {
     const out = copyDir(base);
     const counter = path.join(tmpDir('kubepki-count-'), 'n');

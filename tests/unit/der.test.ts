@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { certRows, type CertRow } from '../../src/catalog/certs.js';
-import { checkCert, checkCsr, checkKey, checkSerial } from '../../src/run/checks.js';
-import { defaultSpec } from '../../src/spec/load.js';
+import { bareForm, checkCert, checkCsr, checkKey, checkSerial, type BareForm } from '../../src/run/checks.js';
+import { defaultSpec, parseSpecText } from '../../src/spec/load.js';
 import { nameToSubj } from '../../src/x509/der.js';
 import { readCertificate, readCsr, readPrivateKey } from '../../src/x509/inspect.js';
 import { FIXTURES } from '../helpers/cli.js';
@@ -40,6 +40,15 @@ test('x509 -req without -extfile writes X.509 v1 (no extensions)', () => {
   const c = readCertificate(f('admin-v1.crt'));
   expect(c.version).toBe(1);
   expect(c.extensions).toEqual([]);
+});
+
+test('x509 -req without -extfile on OpenSSL 3.2 or newer writes v3 with only the key identifiers', () => {
+  const c = readCertificate(f('admin-bare-v3.crt'));
+  expect(c.version).toBe(3);
+  expect(c.extensions.map((e) => [e.oid, e.critical])).toEqual([
+    ['2.5.29.14', false],
+    ['2.5.29.35', false],
+  ]);
 });
 
 test('a CSR: subject, requested SANs, self-signature; a tampered CSR fails', () => {
@@ -84,6 +93,37 @@ describe('checks', () => {
     const p = checkCert('server.crt', f('server.crt'), moreSans, leafKey, ca, { now }).problems;
     expect(p.map((x) => x.code)).toEqual(['sans']);
     expect(p[0].message).toMatch(/missing lb\.example\.com/);
+  });
+  test('a bare client certificate: what the openssl that signed it writes, and nothing else', () => {
+    const bare: CertRow = certRows(parseSpecText('master: { hostname: k8s-master, ip: 192.168.18.3 }\ncerts: { clientExtensions: false }\n', 'x')).find((r) => r.id === 'admin')!;
+    // each fixture judged a day into its own life
+    const at = (file: string) => new Date(readCertificate(f(file)).notBefore.getTime() + 86_400_000);
+    const codes = (file: string, bareAs?: BareForm) => checkCert(file, f(file), bare, leafKey, ca, { now: at(file), bare: bareAs }).problems.map((p) => p.code);
+    expect(bareForm({ major: 3, minor: 0 })).toBe('v1');
+    expect(bareForm({ major: 3, minor: 1 })).toBe('v1');
+    expect(bareForm({ major: 3, minor: 2 })).toBe('v3-key-ids');
+    expect(bareForm({ major: 4, minor: 0 })).toBe('v3-key-ids');
+    // a certificate on disk (verify): either form
+    expect(codes('admin-v1.crt')).toEqual([]);
+    expect(codes('admin-bare-v3.crt')).toEqual([]);
+    // one just signed: exactly what that openssl writes
+    expect(codes('admin-v1.crt', 'v1')).toEqual([]);
+    expect(codes('admin-bare-v3.crt', 'v3-key-ids')).toEqual([]);
+    expect(codes('admin-bare-v3.crt', 'v1')).toEqual(['version']);
+    const msg = checkCert('admin-v1.crt', f('admin-v1.crt'), bare, leafKey, ca, { now: at('admin-v1.crt'), bare: 'v3-key-ids' }).problems[0].message;
+    expect(msg).toBe('is X.509 v1 without extensions; expected v3 with only subjectKeyIdentifier and authorityKeyIdentifier (x509 -req without -extfile from OpenSSL 3.2 on)');
+    // client extensions on a bare row are never accepted, whichever openssl signed it
+    const withExt = checkCert('admin.crt', f('admin.crt'), bare, leafKey, ca, { now: at('admin.crt') }).problems;
+    expect(withExt.map((p) => p.code)).toEqual(expect.arrayContaining(['version', 'eku']));
+    expect(withExt.find((p) => p.code === 'version')!.message).toMatch(/^is X\.509 v3 with basicConstraints, keyUsage, extKeyUsage, subjectKeyIdentifier, authorityKeyIdentifier; expected v1 without extensions .* or v3 with only/);
+  });
+  test('a CA certificate needs basicConstraints critical CA:TRUE and a subjectKeyIdentifier', () => {
+    expect(checkCert('ca.crt', f('ca.crt'), row('ca'), caKey, undefined, { now }).problems).toEqual([]);
+    const weakNow = new Date(readCertificate(f('weak-ca.crt')).notBefore.getTime() + 86_400_000);
+    expect(checkCert('ca.crt', f('weak-ca.crt'), row('ca'), caKey, undefined, { now: weakNow }).problems.map((p) => p.message)).toEqual([
+      'has basicConstraints CA:TRUE that is not marked critical',
+      'lacks a subjectKeyIdentifier',
+    ]);
   });
   test('expiry: expired, and expiring within --warn-days', () => {
     const later = new Date(now.getTime() + 31 * 86_400_000);

@@ -52,9 +52,9 @@ describe('the plan for the default spec', () => {
   const plan = buildPlan(defaultSpec());
   const argv = (id: string) => ['openssl', ...plan.steps.find((s) => s.id === id)!.argv!].join(' ');
 
-  test('the CA and server steps are the documented commands, argv for argv', () => {
+  test('the CA and server steps are the documented commands, argv for argv; the CA reads its extensions from ca.cnf', () => {
     expect(argv('ca:key')).toBe('openssl genrsa -out ca.key 2048');
-    expect(argv('ca:crt')).toBe('openssl req -x509 -new -nodes -key ca.key -subj /CN=k8s-master -days 5000 -out ca.crt');
+    expect(argv('ca:crt')).toBe('openssl req -x509 -new -nodes -key ca.key -subj /CN=k8s-master -days 5000 -config ca.cnf -extensions v3_ca -out ca.crt');
     expect(argv('apiserver:key')).toBe('openssl genrsa -out server.key 2048');
     expect(argv('apiserver:csr')).toBe('openssl req -new -key server.key -subj /CN=k8s-master -config master_ssl.cnf -out server.csr');
     expect(argv('apiserver:crt')).toBe('openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 5000 -extensions v3_req -extfile master_ssl.cnf -out server.crt');
@@ -72,9 +72,30 @@ describe('the plan for the default spec', () => {
     expect(p.steps.find((s) => s.id === 'admin:crt')!.argv).toEqual(['x509', '-req', '-in', 'clients/admin.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '5000', '-out', 'clients/admin.crt']);
     expect(p.steps.some((s) => s.id === 'config:client_ssl.cnf')).toBe(false);
   });
-  test('the documented order: CA, then the server cert with its cnf written before it is read', () => {
+  test('the documented order: CA, then the server cert, each cnf written before it is read', () => {
     const ids = plan.steps.map((s) => s.id);
-    expect(ids.slice(0, 6)).toEqual(['ca:key', 'ca:crt', 'apiserver:key', 'config:master_ssl.cnf', 'apiserver:csr', 'apiserver:crt']);
+    expect(ids.slice(0, 7)).toEqual(['ca:key', 'config:ca.cnf', 'ca:crt', 'apiserver:key', 'config:master_ssl.cnf', 'apiserver:csr', 'apiserver:crt']);
+  });
+  test("every CA's extensions are explicit: Debian's default v3_ca, whatever the system's openssl.cnf", () => {
+    const full = buildPlan(FULL);
+    const cas = full.steps.filter((s) => s.action === 'ca-cert');
+    expect(cas.map((s) => s.argv!.slice(s.argv!.indexOf('-config'), s.argv!.indexOf('-config') + 4))).toEqual([
+      ['-config', 'ca.cnf', '-extensions', 'v3_ca'],
+      ['-config', 'etcd/ca.cnf', '-extensions', 'v3_ca'],
+      ['-config', 'front-proxy-ca.cnf', '-extensions', 'v3_ca'],
+    ]);
+    const cnf = full.steps.find((s) => s.id === 'config:etcd/ca.cnf')!.content!;
+    expect(cnf.split('\n').filter((l) => !l.startsWith('#'))).toEqual([
+      '[req]',
+      'distinguished_name = req_distinguished_name',
+      'string_mask = utf8only',
+      '[req_distinguished_name]',
+      '[v3_ca]',
+      'subjectKeyIdentifier = hash',
+      'authorityKeyIdentifier = keyid:always,issuer',
+      'basicConstraints = critical,CA:true',
+      '',
+    ]);
   });
   test('every step reads only what an earlier step writes (or a serial -CAcreateserial creates)', () => {
     const written = new Set<string>();
@@ -131,7 +152,8 @@ describe('subjects and the script', () => {
     expect(sh).toMatch(/^set -eu$/m);
     expect(sh).toMatch(/^umask 077$/m);
     expect(sh).toContain("cat > master_ssl.cnf <<'KUBEPKI_EOF'\n# master_ssl.cnf\n[req]\n");
-    expect(sh).toContain('openssl req -x509 -new -nodes -key ca.key -subj "/CN=k8s-master" -days 5000 -out ca.crt\n');
+    expect(sh).toContain("cat > ca.cnf <<'KUBEPKI_EOF'\n# ca.cnf: ");
+    expect(sh).toContain('openssl req -x509 -new -nodes -key ca.key -subj "/CN=k8s-master" -days 5000 -config ca.cnf -extensions v3_ca -out ca.crt\n');
     expect(sh).toContain('openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 5000 -extensions v3_req -extfile master_ssl.cnf -out server.crt\n');
     expect(sh).toContain('certificate-authority-data: $(openssl base64 -A -in ca.crt)');
     expect((sh.match(/^# \[\d+\/\d+\]/gm) ?? []).length).toBe(plan.steps.length);
