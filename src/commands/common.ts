@@ -51,7 +51,7 @@ function cpuMs(): number {
 
 export async function executeRun(command: string, opts: RunOptions, select: (plan: Plan, out: string) => Promise<Selection>): Promise<void> {
   const out = path.resolve(opts.out);
-  const openssl = opensslRunner(opensslBinary(opts.openssl));
+  const binary = opensslRunner(opensslBinary(opts.openssl));
   const { spec, source, origin, notes, changes } = await resolveSpec(opts.spec, out, opts.out);
   const plan = buildPlan(spec);
   prepareOut(out, command === 'generate');
@@ -69,9 +69,16 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
     if (lock.tookOverFrom && !opts.json) o.write(c.yellow(`note: took over a stale lock from pid ${lock.tookOverFrom.pid} (${lock.tookOverFrom.command}), which is gone\n`));
     if (!opts.json) for (const n of notes) o.write(`note: ${n}\n`);
     const sel = await select(plan, out);
-    // remembered before the first step: a run stopped part-way is completed by the next command
-    // without --spec, with the spec it was started with
-    await rememberSpec(out, tmpRoot, spec, origin, opts.version);
+    // The spec is remembered before the first output is moved into OUT (a run stopped part-way is
+    // completed by the next command without --spec, with the spec it was started with), and only
+    // once the openssl preflight has passed (a refused openssl leaves nothing behind): the runner
+    // uses no step's result before `ready()` resolves, so ready() includes the write.
+    const remember = () => rememberSpec(out, tmpRoot, spec, origin, opts.version);
+    let openssl = binary;
+    if (sel.steps.some((s) => s.argv)) {
+      let gate: ReturnType<typeof binary.ready> | undefined;
+      openssl = { ...binary, ready: () => (gate ??= binary.ready().then(async (v) => (await remember(), v))) };
+    } else await remember();
     const jobs = opts.jobs ?? Math.max(1, os.availableParallelism());
     const prog = progress(o, opts.json, sel.steps.length);
     let outcomes: StepOutcome[];
