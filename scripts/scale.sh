@@ -10,21 +10,24 @@
 # the cost per node should stay flat, and the memory per extra node should stay near what
 # manifest.json (built in memory, allowed to grow) and the plan's own step list take.
 #
-# Environment: SIZES, KEEP=1 keeps the folders, NO_BUILD=1 uses dist/ as it is.
+# Environment: SIZES; OPENSSL (system: openssl on PATH; a track of scripts/openssl/fetch.sh such
+# as 3.5; or a path to an openssl binary), KEEP=1 keeps the folders, NO_BUILD=1 uses dist/ as it is.
 set -euo pipefail
 
 ROOT=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)
 SIZES=${SIZES:-100 500 1000}
 CLI=$ROOT/dist/cli.js
-if [[ ${NO_BUILD:-0} != 1 ]]; then (cd "$ROOT" && npm run build --silent); fi
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/kubepki-scale.XXXXXX")
-[[ ${KEEP:-0} == 1 ]] || trap 'rm -rf "$WORK"' EXIT
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
+openssl_bin "${OPENSSL:-system}" || { echo "scale: OPENSSL: $OPENSSL_ERR" >&2; exit 2; }
+if [[ ${NO_BUILD:-0} != 1 ]]; then (cd "$ROOT" && npm run build --silent); fi
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kubepki-scale.XXXXXX")
+# a failed run leaves $WORK/failed, and the folder stays for its log
+[[ ${KEEP:-0} == 1 ]] || trap '[[ -e $WORK/failed ]] || rm -rf "$WORK"' EXIT
 private_cli
 
 
-echo "kubepki scale run: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(openssl version | cut -d' ' -f1-2), node $(node --version)"
+echo "kubepki scale run: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $("$OPENSSL_BIN" version | cut -d' ' -f1-2), node $(node --version)"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%6s %7s %9s %12s %11s %11s %13s %10s\n' nodes keys wall "s per node" "peak RSS" "manifest" "kubepki CPU" overhead
 first_n="" first_rss=""
@@ -32,7 +35,7 @@ for n in $SIZES; do
   spec_of "$n" "$WORK/spec-$n.yaml"
   out=$WORK/pki-$n
   t0=$EPOCHREALTIME
-  KUBEPKI_TRACE=$WORK/trace-$n.json "$CLI" generate --spec "$WORK/spec-$n.yaml" --out "$out" >"$WORK/log-$n" 2>&1 || { echo "scale: kubepki failed at $n nodes, see $WORK/log-$n" >&2; KEEP=1; exit 1; }
+  KUBEPKI_TRACE=$WORK/trace-$n.json "$CLI" generate --openssl "$OPENSSL_BIN" --spec "$WORK/spec-$n.yaml" --out "$out" >"$WORK/log-$n" 2>&1 || { echo "scale: kubepki failed at $n nodes, see $WORK/log-$n" >&2; touch "$WORK/failed"; exit 1; }
   t1=$EPOCHREALTIME
   ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
   cp=$(node "$ROOT/scripts/critical-path.mjs" "$WORK/trace-$n.json" "$ms")
