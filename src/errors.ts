@@ -1,5 +1,6 @@
 // One error family. The CLI's single catch maps them to exit codes:
-//   UsageError / SpecError -> 2; StepError / EnvError / VerifyFailed -> 1; anything else is a bug.
+//   UsageError / SpecError -> 2; StepError / EnvError / VerifyFailed -> 1; anything else is a bug
+//   (InternalError: one raised inside a step, which it names).
 
 export abstract class KubepkiError extends Error {
   abstract readonly exitCode: 1 | 2;
@@ -63,4 +64,23 @@ export function trimStderr(stderr: string): string[] {
   const important = lines.filter((l) => /error|fail|unable|cannot|can't|no such|invalid|bad/i.test(l));
   const chosen = important.length ? important : lines.slice(-8);
   return chosen.slice(0, 12);
+}
+
+/** A bug (an exception that is none of kubepki's errors nor a failed system call) raised inside a
+ *  step. Not a KubepkiError: the CLI reports it as a bug, with the stack of its cause. */
+export class InternalError extends Error {
+  constructor(
+    readonly stepId: string,
+    override readonly cause: unknown,
+  ) {
+    super(`step ${stepId}: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}`, { cause });
+    this.name = 'InternalError';
+  }
+}
+
+/** A failed system call (node's fs and child_process errors: errno, code and syscall): the
+ *  machine's problem (a full disk, a permission), not kubepki's. */
+export function isSystemError(e: unknown): e is NodeJS.ErrnoException {
+  const x = e as NodeJS.ErrnoException;
+  return typeof e === 'object' && e !== null && typeof x.errno === 'number' && typeof x.code === 'string' && typeof x.syscall === 'string';
 }
