@@ -102,6 +102,16 @@ const ALLOWED: Record<string, string[]> = {
   init: ['force'],
 };
 
+/** What the error report needs of the command line: the command and --json, known from the
+ *  arguments before they are parsed (a usage error is reported as JSON too) and set again once
+ *  they are. */
+const invocation: { command?: string; json: boolean } = { json: jsonAsked(process.argv.slice(2)) };
+
+function jsonAsked(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+}
+
 async function main(argv: string[], signal: AbortSignal): Promise<number> {
   const { UsageError } = await import('./errors.js');
   let parsed;
@@ -112,6 +122,8 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
   }
   const { values: v, positionals } = parsed;
   const [command, ...rest] = positionals;
+  invocation.json = Boolean(v.json);
+  if (command && ALLOWED[command]) invocation.command = command;
   if (v.version) {
     process.stdout.write(`kubepki ${VERSION}\n`);
     return 0;
@@ -161,12 +173,50 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
 
 const controller = new AbortController();
 let signalled: NodeJS.Signals | undefined;
+const signalExit = (sig: NodeJS.Signals) => 128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1);
+/** A stop ends the run within this time even when the command waits for something that does not
+ *  come (a spec read from a pipe nobody writes): the staging design keeps OUT consistent at any
+ *  moment, and the openssl process groups are killed on exit (openssl/exec.ts). */
+const STOP_GRACE_MS = 1000;
+/** Ends the process at once by the signal's default action: process.exit would wait for node's
+ *  thread pool, where a read of a pipe may block for ever. The openssl process groups go first. */
+async function terminate(sig: NodeJS.Signals): Promise<never> {
+  (await import('./openssl/exec.js')).killRunning();
+  process.removeAllListeners(sig);
+  process.kill(process.pid, sig);
+  // the signal is delivered before kill returns; this is not reached
+  return new Promise<never>(() => undefined);
+}
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
-    if (signalled) process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+    if (signalled) return void terminate(sig);
     signalled = sig;
     controller.abort();
+    setTimeout(() => {
+      if (!reported) report({ kind: 'signal', message: `stopped by ${sig}`, details: [] }, signalExit(sig), `kubepki: stopped by ${sig}; nothing unchecked was left in the PKI folder\n`);
+      void terminate(sig);
+    }, STOP_GRACE_MS).unref();
   });
+}
+
+interface ErrorDoc {
+  kind: 'usage' | 'spec' | 'environment' | 'step' | 'internal' | 'signal';
+  message: string;
+  details: string[];
+  step?: string;
+  stack?: string;
+}
+
+/** The human text on stderr; with --json also one JSON document on stdout (one line, so that it
+ *  ends generate's NDJSON stream as well). */
+let reported = false;
+function report(doc: ErrorDoc, exitCode: number, text: string): void {
+  reported = true;
+  process.stderr.write(text);
+  if (invocation.json) {
+    const error = { ...doc, ...(invocation.command ? { command: invocation.command } : {}) };
+    process.stdout.write(JSON.stringify({ event: 'error', error, exitCode }) + '\n');
+  }
 }
 // a closed pipe (kubepki plan | head) is not an error
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -178,23 +228,33 @@ main(process.argv.slice(2), controller.signal).then(
     process.exitCode = code;
   },
   async (e: unknown) => {
-    const { KubepkiError, Reported } = await import('./errors.js');
+    const { InternalError, KubepkiError, Reported, SpecError, StepError, UsageError } = await import('./errors.js');
+    // verify has printed its report (with --json, the document)
     if (e instanceof Reported) {
       process.exitCode = e.exitCode;
       return;
     }
     if (signalled) {
-      process.stderr.write(`kubepki: stopped by ${signalled}; nothing unchecked was left in the PKI folder\n`);
-      process.exitCode = signalled === 'SIGINT' ? 130 : 143;
+      process.exitCode = signalExit(signalled);
+      report({ kind: 'signal', message: `stopped by ${signalled}`, details: [] }, process.exitCode, `kubepki: stopped by ${signalled}; nothing unchecked was left in the PKI folder\n`);
       return;
     }
     if (e instanceof KubepkiError) {
-      process.stderr.write(`kubepki: error: ${e.message}\n`);
-      for (const d of e.details) process.stderr.write(`  ${d}\n`);
+      const kind = e instanceof UsageError ? 'usage' : e instanceof SpecError ? 'spec' : e instanceof StepError ? 'step' : 'environment';
+      const step = e instanceof StepError ? { step: e.stepId } : {};
       process.exitCode = e.exitCode;
+      report({ kind, message: e.message, details: e.details, ...step }, e.exitCode, `kubepki: error: ${e.message}\n${e.details.map((d) => `  ${d}\n`).join('')}`);
       return;
     }
-    process.stderr.write(`kubepki: internal error (a bug in kubepki ${VERSION}; please report it with this output):\n${(e as Error)?.stack ?? String(e)}\n`);
+    // a bug: its stack, and for one raised inside a step, the step and the stack of the original
+    const inStep = e instanceof InternalError ? e : undefined;
+    const cause = inStep ? inStep.cause : e;
+    const stack = (cause as Error)?.stack ?? String(cause);
     process.exitCode = 1;
+    report(
+      { kind: 'internal', message: inStep ? inStep.message : String((cause as Error)?.message ?? cause), details: [], ...(inStep ? { step: inStep.stepId } : {}), stack },
+      1,
+      `kubepki: internal error (a bug in kubepki ${VERSION}; please report it with this output):\n${inStep ? `in step ${inStep.stepId}:\n` : ''}${stack}\n`,
+    );
   },
 );
