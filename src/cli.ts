@@ -12,7 +12,7 @@ const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', impor
 const COMMON = `Common options:
   --spec FILE       cluster spec, YAML or JSON (default: the embedded spec of the documented cluster)
   --out DIR         the PKI folder (default: ./pki)
-  --json            machine-readable output
+  --json            machine-readable output (an error too: one JSON line on stdout)
   --openssl PATH    the openssl binary (default: $KUBEPKI_OPENSSL, else openssl on PATH)
   -h, --help        this help;  -v, --version  kubepki's version`;
 
@@ -57,7 +57,8 @@ Read-only. Prints a table of every certificate (like kubeadm certs check-expirat
 every problem: missing or unreadable files, keys that do not match, certificates not signed by
 their CA, SANs or identities that differ from the spec, wrong EKU, expired or expiring
 certificates, private keys readable by others, kubeconfigs and flag files that disagree with
-the files. Exit 0 only when there is no problem.
+the files. Exit 0 only when there is no problem. A folder that a kubepki run is making (its
+lock held) is not checked: exit 1.
 
   --warn-days N     expiring within N days is a problem (default 30)
 
