@@ -6,6 +6,7 @@
 // installed command starts node without NODE_EXTRA_CA_CERTS (see there why).
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ErrorReport } from './errors.js';
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -174,7 +175,6 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
 
 const controller = new AbortController();
 let signalled: NodeJS.Signals | undefined;
-const signalExit = (sig: NodeJS.Signals) => 128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1);
 /** A stop ends the run within this time even when the command waits for something that does not
  *  come (a spec read from a pipe nobody writes): the staging design keeps OUT consistent at any
  *  moment, and the openssl process groups are killed on exit (openssl/exec.ts). */
@@ -193,30 +193,23 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     if (signalled) return void terminate(sig);
     signalled = sig;
     controller.abort();
-    setTimeout(() => {
-      if (!reported) report({ kind: 'signal', message: `stopped by ${sig}`, details: [] }, signalExit(sig), `kubepki: stopped by ${sig}; nothing unchecked was left in the PKI folder\n`);
+    setTimeout(async () => {
+      if (!reported) report((await import('./errors.js')).stopReport(sig));
       void terminate(sig);
     }, STOP_GRACE_MS).unref();
   });
 }
 
-interface ErrorDoc {
-  kind: 'usage' | 'spec' | 'environment' | 'step' | 'internal' | 'signal';
-  message: string;
-  details: string[];
-  step?: string;
-  stack?: string;
-}
-
 /** The human text on stderr; with --json also one JSON document on stdout (one line, so that it
  *  ends generate's NDJSON stream as well). */
 let reported = false;
-function report(doc: ErrorDoc, exitCode: number, text: string): void {
+function report(r: ErrorReport): void {
   reported = true;
-  process.stderr.write(text);
+  process.exitCode = r.exitCode;
+  process.stderr.write(r.text);
   if (invocation.json) {
-    const error = { ...doc, ...(invocation.command ? { command: invocation.command } : {}) };
-    process.stdout.write(JSON.stringify({ event: 'error', error, exitCode }) + '\n');
+    const error = { ...r.doc, ...(invocation.command ? { command: invocation.command } : {}) };
+    process.stdout.write(JSON.stringify({ event: 'error', error, exitCode: r.exitCode }) + '\n');
   }
 }
 // a closed pipe (kubepki plan | head) is not an error
@@ -229,33 +222,12 @@ main(process.argv.slice(2), controller.signal).then(
     process.exitCode = code;
   },
   async (e: unknown) => {
-    const { InternalError, KubepkiError, Reported, SpecError, StepError, UsageError } = await import('./errors.js');
+    const { errorReport, Reported, stopReport } = await import('./errors.js');
     // verify has printed its report (with --json, the document)
     if (e instanceof Reported) {
       process.exitCode = e.exitCode;
       return;
     }
-    if (signalled) {
-      process.exitCode = signalExit(signalled);
-      report({ kind: 'signal', message: `stopped by ${signalled}`, details: [] }, process.exitCode, `kubepki: stopped by ${signalled}; nothing unchecked was left in the PKI folder\n`);
-      return;
-    }
-    if (e instanceof KubepkiError) {
-      const kind = e instanceof UsageError ? 'usage' : e instanceof SpecError ? 'spec' : e instanceof StepError ? 'step' : 'environment';
-      const step = e instanceof StepError ? { step: e.stepId } : {};
-      process.exitCode = e.exitCode;
-      report({ kind, message: e.message, details: e.details, ...step }, e.exitCode, `kubepki: error: ${e.message}\n${e.details.map((d) => `  ${d}\n`).join('')}`);
-      return;
-    }
-    // a bug: its stack, and for one raised inside a step, the step and the stack of the original
-    const inStep = e instanceof InternalError ? e : undefined;
-    const cause = inStep ? inStep.cause : e;
-    const stack = (cause as Error)?.stack ?? String(cause);
-    process.exitCode = 1;
-    report(
-      { kind: 'internal', message: inStep ? inStep.message : String((cause as Error)?.message ?? cause), details: [], ...(inStep ? { step: inStep.stepId } : {}), stack },
-      1,
-      `kubepki: internal error (a bug in kubepki ${VERSION}; please report it with this output):\n${inStep ? `in step ${inStep.stepId}:\n` : ''}${stack}\n`,
-    );
+    report(signalled ? stopReport(signalled) : errorReport(e, VERSION));
   },
 );

@@ -84,3 +84,40 @@ export function isSystemError(e: unknown): e is NodeJS.ErrnoException {
   const x = e as NodeJS.ErrnoException;
   return typeof e === 'object' && e !== null && typeof x.errno === 'number' && typeof x.code === 'string' && typeof x.syscall === 'string';
 }
+
+/** An error as the CLI reports it: the text for stderr, the `error` member of the --json
+ *  document, and the exit code. */
+export interface ErrorReport {
+  doc: { kind: 'usage' | 'spec' | 'environment' | 'step' | 'internal' | 'signal'; message: string; details: string[]; step?: string; stack?: string };
+  exitCode: number;
+  text: string;
+}
+
+export function stopReport(sig: NodeJS.Signals): ErrorReport {
+  return {
+    doc: { kind: 'signal', message: `stopped by ${sig}`, details: [] },
+    exitCode: 128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1),
+    text: `kubepki: stopped by ${sig}; nothing unchecked was left in the PKI folder\n`,
+  };
+}
+
+/** kubepki's own errors by kind and exit code; anything else is a bug, printed with its stack
+ *  (for one raised inside a step: the step and the stack of the original). */
+export function errorReport(e: unknown, version: string): ErrorReport {
+  if (e instanceof KubepkiError) {
+    const kind = e instanceof UsageError ? 'usage' : e instanceof SpecError ? 'spec' : e instanceof StepError ? 'step' : 'environment';
+    return {
+      doc: { kind, message: e.message, details: e.details, ...(e instanceof StepError ? { step: e.stepId } : {}) },
+      exitCode: e.exitCode,
+      text: `kubepki: error: ${e.message}\n${e.details.map((d) => `  ${d}\n`).join('')}`,
+    };
+  }
+  const inStep = e instanceof InternalError ? e : undefined;
+  const cause = inStep ? inStep.cause : e;
+  const stack = (cause as Error)?.stack ?? String(cause);
+  return {
+    doc: { kind: 'internal', message: inStep ? inStep.message : String((cause as Error)?.message ?? cause), details: [], ...(inStep ? { step: inStep.stepId } : {}), stack },
+    exitCode: 1,
+    text: `kubepki: internal error (a bug in kubepki ${version}; please report it with this output):\n${inStep ? `in step ${inStep.stepId}:\n` : ''}${stack}\n`,
+  };
+}
