@@ -2,7 +2,7 @@
 // exit code unchanged, the human text still on stderr); a bug inside a step keeps its stack; a
 // stop by SIGTERM ends the process even while it waits for something that never comes.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { paths } from '../../src/catalog/certs.js';
 import { InternalError, KubepkiError } from '../../src/errors.js';
@@ -183,10 +183,14 @@ describe('a stop by SIGTERM', () => {
     }
   };
 
-  test('ends the process while it waits for a spec from a pipe that nobody writes, with --json its document', async () => {
+  test.each([
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const)('%s ends the process while it waits for a spec from a pipe that nobody writes, with --json its document', async (sig, code) => {
     const fifo = path.join(tmpDir('kubepki-fifo-'), 'spec.yaml');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
-    const c = spawn(process.execPath, [CLI, 'generate', '--spec', fifo, '--out', path.join(work, 'never'), '--json'], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
+    const out = path.join(work, `never-${sig}`);
+    const c = spawn(process.execPath, [CLI, 'generate', '--spec', fifo, '--out', out, '--json'], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
     child = c;
     let stdout = '';
     let stderr = '';
@@ -194,12 +198,14 @@ describe('a stop by SIGTERM', () => {
     c.stderr!.on('data', (d) => (stderr += d));
     const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => c.on('close', (code, signal) => resolve({ code, signal })));
     const writer = await writerOnceRead(fifo);
-    c.kill('SIGTERM');
+    c.kill(sig);
     // bounded by the test's timeout: without the stop's own deadline the process waits for ever
     const r = await done;
     closeSync(writer);
-    expect(r.code === 143 || r.signal === 'SIGTERM').toBe(true);
-    expect(stderr).toContain('kubepki: stopped by SIGTERM');
-    expect(JSON.parse(stdout.trim())).toEqual({ event: 'error', error: { kind: 'signal', message: 'stopped by SIGTERM', details: [], command: 'generate' }, exitCode: 143 });
+    // ended by the signal itself (a shell sees 128 + its number)
+    expect([r.code, r.signal]).toEqual([null, sig]);
+    expect(stderr).toBe(`kubepki: stopped by ${sig}; nothing unchecked was left in the PKI folder\n`);
+    expect(JSON.parse(stdout.trim())).toEqual({ event: 'error', error: { kind: 'signal', message: `stopped by ${sig}`, details: [], command: 'generate' }, exitCode: code });
+    expect(existsSync(out)).toBe(false);
   }, 20_000);
 });
