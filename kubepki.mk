@@ -59,8 +59,11 @@ $(_kubepki_out)/manifest.json: $(_kubepki_spec) $(KUBEPKI_DEPS) $(if $(_kubepki_
 
 _kubepki_force:
 
+# silent: its output is the script (make pki-plan > plan.sh), nothing else. With
+# -C DIR (or from another make), make adds its own "Entering directory" lines:
+# make -s -C DIR pki-plan > plan.sh
 pki-plan:
-	$(KUBEPKI) plan $(if $(_kubepki_spec),--spec $(_kubepki_spec)) $(KUBEPKI_FLAGS)
+	@$(KUBEPKI) plan $(if $(_kubepki_spec),--spec $(_kubepki_spec)) $(KUBEPKI_FLAGS)
 
 pki-verify:
 	$(KUBEPKI) verify $(_kubepki_args)

@@ -6,6 +6,7 @@
 // installed command starts node without NODE_EXTRA_CA_CERTS (see there why).
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ErrorReport } from './errors.js';
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -13,7 +14,7 @@ const COMMON = `Common options:
   --spec FILE       cluster spec, YAML or JSON (default: the spec remembered in OUT/.kubepki/spec.json;
                     in a new, empty folder the embedded spec of the documented cluster)
   --out DIR         the PKI folder (default: ./pki)
-  --json            machine-readable output
+  --json            machine-readable output (an error too: one JSON line on stdout)
   --openssl PATH    the openssl binary (default: $KUBEPKI_OPENSSL, else openssl on PATH)
   -h, --help        this help;  -v, --version  kubepki's version`;
 
@@ -58,7 +59,8 @@ Read-only. Prints a table of every certificate (like kubeadm certs check-expirat
 every problem: missing or unreadable files, keys that do not match, certificates not signed by
 their CA, SANs or identities that differ from the spec, wrong EKU, expired or expiring
 certificates, private keys readable by others, kubeconfigs and flag files that disagree with
-the files. Exit 0 only when there is no problem.
+the files. Exit 0 only when there is no problem. A folder that a kubepki run is making (its
+lock held) is not checked: exit 1.
 
   --warn-days N     expiring within N days is a problem (default 30)
 
@@ -103,6 +105,16 @@ const ALLOWED: Record<string, string[]> = {
   init: ['force'],
 };
 
+/** What the error report needs of the command line: the command and --json, known from the
+ *  arguments before they are parsed (a usage error is reported as JSON too) and set again once
+ *  they are. */
+const invocation: { command?: string; json: boolean } = { json: jsonAsked(process.argv.slice(2)) };
+
+function jsonAsked(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+}
+
 async function main(argv: string[], signal: AbortSignal): Promise<number> {
   const { UsageError } = await import('./errors.js');
   let parsed;
@@ -113,6 +125,8 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
   }
   const { values: v, positionals } = parsed;
   const [command, ...rest] = positionals;
+  invocation.json = Boolean(v.json);
+  if (command && ALLOWED[command]) invocation.command = command;
   if (v.version) {
     process.stdout.write(`kubepki ${VERSION}\n`);
     return 0;
@@ -162,12 +176,42 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
 
 const controller = new AbortController();
 let signalled: NodeJS.Signals | undefined;
+/** A stop ends the run within this time even when the command waits for something that does not
+ *  come (a spec read from a pipe nobody writes): the staging design keeps OUT consistent at any
+ *  moment, and the openssl process groups are killed on exit (openssl/exec.ts). */
+const STOP_GRACE_MS = 1000;
+/** Ends the process at once by the signal's default action: process.exit would wait for node's
+ *  thread pool, where a read of a pipe may block for ever. The openssl process groups go first. */
+async function terminate(sig: NodeJS.Signals): Promise<never> {
+  (await import('./openssl/exec.js')).killRunning();
+  process.removeAllListeners(sig);
+  process.kill(process.pid, sig);
+  // the signal is delivered before kill returns; this is not reached
+  return new Promise<never>(() => undefined);
+}
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
-    if (signalled) process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+    if (signalled) return void terminate(sig);
     signalled = sig;
     controller.abort();
+    setTimeout(async () => {
+      if (!reported) report((await import('./errors.js')).stopReport(sig));
+      void terminate(sig);
+    }, STOP_GRACE_MS).unref();
   });
+}
+
+/** The human text on stderr; with --json also one JSON document on stdout (one line, so that it
+ *  ends generate's NDJSON stream as well). */
+let reported = false;
+function report(r: ErrorReport): void {
+  reported = true;
+  process.exitCode = r.exitCode;
+  process.stderr.write(r.text);
+  if (invocation.json) {
+    const error = { ...r.doc, ...(invocation.command ? { command: invocation.command } : {}) };
+    process.stdout.write(JSON.stringify({ event: 'error', error, exitCode: r.exitCode }) + '\n');
+  }
 }
 // a closed pipe (kubepki plan | head) is not an error
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -179,23 +223,12 @@ main(process.argv.slice(2), controller.signal).then(
     process.exitCode = code;
   },
   async (e: unknown) => {
-    const { KubepkiError, Reported } = await import('./errors.js');
+    const { errorReport, Reported, stopReport } = await import('./errors.js');
+    // verify has printed its report (with --json, the document)
     if (e instanceof Reported) {
       process.exitCode = e.exitCode;
       return;
     }
-    if (signalled) {
-      process.stderr.write(`kubepki: stopped by ${signalled}; nothing unchecked was left in the PKI folder\n`);
-      process.exitCode = signalled === 'SIGINT' ? 130 : 143;
-      return;
-    }
-    if (e instanceof KubepkiError) {
-      process.stderr.write(`kubepki: error: ${e.message}\n`);
-      for (const d of e.details) process.stderr.write(`  ${d}\n`);
-      process.exitCode = e.exitCode;
-      return;
-    }
-    process.stderr.write(`kubepki: internal error (a bug in kubepki ${VERSION}; please report it with this output):\n${(e as Error)?.stack ?? String(e)}\n`);
-    process.exitCode = 1;
+    report(signalled ? stopReport(signalled) : errorReport(e, VERSION));
   },
 );

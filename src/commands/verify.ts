@@ -1,5 +1,7 @@
 import path from 'node:path';
-import { Reported } from '../errors.js';
+import os from 'node:os';
+import { EnvError, Reported } from '../errors.js';
+import { describe as describeLock, runInProgress } from '../run/lock.js';
 import { describeChange, resolveSpec } from '../spec/remember.js';
 import { buildPlan } from '../plan/plan.js';
 import { prepareOut } from '../run/fsutil.js';
@@ -11,6 +13,13 @@ export async function verify(opts: { spec?: string; out: string; json: boolean; 
   const { spec, source, notes, changes } = await resolveSpec(opts.spec, out, opts.out);
   const plan = buildPlan(spec);
   prepareOut(out, false);
+  // verify takes no lock (it writes nothing); a folder that a run is making is not judged
+  const run = runInProgress(out);
+  if (run) {
+    throw new EnvError(`a kubepki run is in progress in ${opts.out} (${describeLock(run)}): what verify would see may be half-made`, [
+      run.host !== os.hostname() ? `the lock ${path.join(out, '.kubepki', 'lock')} was taken on another host; if that run is gone, remove it` : 'wait for it to finish, then run verify again',
+    ]);
+  }
   const report = await verifyPki(plan, out, opts.warnDays);
   const o = stdoutOut();
   if (opts.json) {

@@ -45,6 +45,20 @@ export const MIN_MAJOR = 3;
 /** after SIGTERM, a process that is still there gets SIGKILL */
 const FORCE_KILL_MS = 2000;
 
+/** The process groups of the openssl processes still running: killed if kubepki exits before
+ *  they have ended (a second signal, or a stop that outlasts its grace time in cli.ts). */
+const live = new Set<number>();
+export function killRunning(): void {
+  for (const pid of live) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+process.on('exit', killRunning);
+
 /** Which binary: --openssl, then KUBEPKI_OPENSSL, then `openssl` on PATH. */
 export function opensslBinary(flag?: string): string {
   return flag || process.env.KUBEPKI_OPENSSL || 'openssl';
@@ -62,6 +76,8 @@ async function spawn(binary: string, argv: string[], cwd: string, signal?: Abort
     return { exitCode: -1, stdout: '', stderr: '', failure: `failed to start: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, startedAt, exitedAt: performance.now() };
   }
   const spawnedAt = performance.now();
+  const pid = child.pid;
+  if (pid !== undefined) live.add(pid);
   let cancelled = false;
   let killTimer: NodeJS.Timeout | undefined;
   const killGroup = (sig: NodeJS.Signals) => {
@@ -82,7 +98,10 @@ async function spawn(binary: string, argv: string[], cwd: string, signal?: Abort
   child.stdout?.on('data', (b: Buffer) => out.push(b));
   child.stderr?.on('data', (b: Buffer) => err.push(b));
   let exitedAt = 0;
-  child.on('exit', () => (exitedAt = performance.now()));
+  child.on('exit', () => {
+    exitedAt = performance.now();
+    if (pid !== undefined) live.delete(pid);
+  });
   try {
     return await new Promise<OpensslResult>((resolve) => {
       const text = (b: Buffer[]) => Buffer.concat(b).toString('utf8').replace(/\r?\n$/, '');

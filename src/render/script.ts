@@ -1,5 +1,6 @@
 // The plan as a POSIX sh script: the same openssl argv, the same rendered files, one valid
 // sequential order (the order `generate --jobs 1` runs).
+import { paths } from '../catalog/certs.js';
 import type { Plan, Step } from '../plan/plan.js';
 
 const SAFE = /^[A-Za-z0-9_./:=,@%+-]+$/;
@@ -30,10 +31,22 @@ function stepLines(step: Step): string[] {
       return hereDoc(step.outputs[0].path, step.content!);
     case 'kubeconfig': {
       const t = step.kubeconfig!;
-      // unquoted here-document: only the embeds expand; everything else is escaped
+      // Each embed is read into a variable first: a failed command substitution in an assignment
+      // stops `set -e`, one inside a here-document does not (the file would be written without it).
+      // The unquoted here-document then expands only those variables; everything else is escaped.
+      const vars = new Map<string, string>(); // file -> variable
+      const assignments: string[] = [];
+      for (const file of t.embeds.values()) {
+        if (vars.has(file)) continue;
+        const base = `b64_${file.replace(/[^A-Za-z0-9]/g, '_')}`;
+        let name = base;
+        for (let n = 2; [...vars.values()].includes(name); n++) name = `${base}_${n}`;
+        vars.set(file, name);
+        assignments.push(`${name}=$(openssl base64 -A -in ${shQuote(file)})`);
+      }
       let body = t.text.replace(/[\\$`]/g, (c) => '\\' + c);
-      for (const [ph, file] of t.embeds) body = body.replace(ph, `$(openssl base64 -A -in ${shQuote(file)})`);
-      return [`cat > ${shQuote(step.outputs[0].path)} <<${EOF_MARK}`, ...body.replace(/\n$/, '').split('\n'), EOF_MARK];
+      for (const [ph, file] of t.embeds) body = body.replace(ph, `\${${vars.get(file)}}`);
+      return [...assignments, `cat > ${shQuote(step.outputs[0].path)} <<${EOF_MARK}`, ...body.replace(/\n$/, '').split('\n'), EOF_MARK];
     }
     default:
       return [commandLine(step.argv!)];
@@ -41,8 +54,16 @@ function stepLines(step: Step): string[] {
 }
 
 export function renderScript(plan: Plan, source: string, version: string): string {
+  // every level of every folder, parents first: mkdir -m sets the mode of the folders it names
+  // only, and generate makes each one 0755
   const dirs = new Set<string>();
-  for (const s of plan.steps) for (const o of s.outputs) if (o.path.includes('/')) dirs.add(o.path.slice(0, o.path.lastIndexOf('/')));
+  for (const s of plan.steps) {
+    for (const o of s.outputs) {
+      const parts = o.path.split('/').slice(0, -1);
+      parts.forEach((_, i) => dirs.add(parts.slice(0, i + 1).join('/')));
+    }
+  }
+  const caFiles = plan.rows.filter((r) => r.kind === 'ca').flatMap((r) => [paths(r).key, paths(r).crt]);
   const publicFiles = [...new Set(plan.steps.flatMap((s) => s.outputs.filter((o) => o.mode === 0o644).map((o) => o.path)))];
   const n = plan.steps.length;
   const lines: string[] = [
@@ -52,8 +73,15 @@ export function renderScript(plan: Plan, source: string, version: string): strin
     '# generate also checks every file after each step and writes manifest.json; this script does not.',
     'set -eu',
     'umask 077',
+    '# a CA is never replaced: in a folder that has one, stop before anything is written',
+    `for f in ${caFiles.map((f) => shQuote(f)).join(' ')}; do`,
+    '  if [ -e "$f" ] || [ -L "$f" ]; then',
+    '    echo "$0: $f exists: this folder already has a CA, which this script would replace; run it in an empty folder (kubepki generate completes an existing PKI)" >&2',
+    '    exit 1',
+    '  fi',
+    'done',
   ];
-  if (dirs.size) lines.push(`mkdir -p ${[...dirs].sort().map((d) => shQuote(d)).join(' ')}`);
+  if (dirs.size) lines.push(`mkdir -p -m 0755 ${[...dirs].sort().map((d) => shQuote(d)).join(' ')}`);
   plan.steps.forEach((s, i) => {
     lines.push('', `# [${i + 1}/${n}] ${s.title}`, ...stepLines(s));
   });

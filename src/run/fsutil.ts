@@ -1,6 +1,6 @@
 // File-system helpers for a PKI folder: safe reads (no symlinks followed), writes through a
 // temporary name, and the checks on --out itself.
-import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, promises as fsp, readFileSync, realpathSync } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, promises as fsp, readFileSync, realpathSync, statfsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { EnvError, type KubepkiError } from '../errors.js';
@@ -16,15 +16,22 @@ function missingOrThrow(e: unknown, out: string, rel: string): undefined {
   throw new EnvError(`cannot read ${rel} in ${out}: ${(e as Error).message}`);
 }
 
+/** Opening never waits (a FIFO or a device in the folder would block open and read for ever:
+ *  the synchronous variant, the whole process and its signal handlers with it); what is opened
+ *  must then be a regular file. */
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const notAFile = (out: string, rel: string) => new EnvError(`${rel} in ${out} is not a regular file (a pipe, a socket or a device)`, ['move it away: kubepki reads and writes only regular files in a PKI folder']);
+
 /** Reads OUT/rel without following a symlink at the last component. undefined when missing. */
 export async function readIn(out: string, rel: string): Promise<Buffer | undefined> {
   let fh;
   try {
-    fh = await fsp.open(path.join(out, rel), constants.O_RDONLY | constants.O_NOFOLLOW);
+    fh = await fsp.open(path.join(out, rel), READ_FLAGS);
   } catch (e) {
     return missingOrThrow(e, out, rel);
   }
   try {
+    if (!(await fh.stat()).isFile()) throw notAFile(out, rel);
     return await fh.readFile();
   } finally {
     await fh.close();
@@ -36,10 +43,13 @@ export async function readIn(out: string, rel: string): Promise<Buffer | undefin
 export function readInSync(out: string, rel: string): Buffer | undefined {
   let fd: number | undefined;
   try {
-    fd = openSync(path.join(out, rel), constants.O_RDONLY | constants.O_NOFOLLOW);
-    return readFileSync(fd);
+    fd = openSync(path.join(out, rel), READ_FLAGS);
   } catch (e) {
     return missingOrThrow(e, out, rel);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw notAFile(out, rel);
+    return readFileSync(fd);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
@@ -56,20 +66,85 @@ export function modeOf(out: string, rel: string): number | undefined {
 
 export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
-/** --out must be a real folder we can write (created if missing); never a file or a symlink.
- *  Synchronous calls: a few tiny ones before the first openssl process can start. */
+/** File systems made by the kernel, not stored on a disk (statfs f_type, linux/magic.h): a PKI
+ *  cannot live there, and creating folders in them fails in ways (procfs answers ENOENT to mkdir
+ *  in a folder that exists) that would otherwise be reported as something else. */
+const PSEUDO_FS: Record<number, string> = {
+  0x9fa0: 'procfs',
+  0x62656572: 'sysfs',
+  0x1cd1: 'devpts',
+  0x27e0eb: 'cgroup',
+  0x63677270: 'cgroup2',
+  0x64626720: 'debugfs',
+  0x73636673: 'securityfs',
+  0x74726163: 'tracefs',
+  0xcafe4a11: 'bpf',
+  0x6165676c: 'pstore',
+  0xde5e81e4: 'efivarfs',
+  0x62656570: 'configfs',
+  0x65735543: 'fusectl',
+  0xf97cff8c: 'selinuxfs',
+  0x43415d53: 'smackfs',
+  0x42494e4d: 'binfmt_misc',
+  0x19800202: 'mqueue',
+  0x6e736673: 'nsfs',
+};
+
+/** The nearest folder of an absolute path that exists (the path itself when it does). Bounded by
+ *  the path's components. */
+function nearestExisting(abs: string): string {
+  let cur = abs;
+  for (;;) {
+    if (lstatSync(cur, { throwIfNoEntry: false })) return cur;
+    const up = path.dirname(cur);
+    if (up === cur) return cur;
+    cur = up;
+  }
+}
+
+/** The name of the pseudo file system that holds dir (or would hold it), or undefined. */
+export function pseudoFileSystem(dir: string): string | undefined {
+  try {
+    return PSEUDO_FS[statfsSync(nearestExisting(path.resolve(dir))).type];
+  } catch {
+    return undefined; // statfs is only a guard: the mkdir or open that follows reports real errors
+  }
+}
+
+/** Creates every missing folder of base/rel, one mkdir per component (never node's recursive
+ *  mkdir, which loops for ever on a file system that answers ENOENT for a folder that exists).
+ *  A component that appears meanwhile is fine if it is a folder. */
+export function makeDirs(base: string, rel: string, mode: number): void {
+  let cur = base;
+  for (const part of path.normalize(rel).split(path.sep).filter((p) => p && p !== '.')) {
+    cur = path.join(cur, part);
+    try {
+      mkdirSync(cur, { mode });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !lstatSync(cur).isDirectory()) throw e;
+    }
+  }
+}
+
+/** --out must be a real folder we can write (created if missing); never a file or a symlink, nor
+ *  on a pseudo file system. Synchronous calls: a few tiny ones before the first openssl process
+ *  can start. */
 export function prepareOut(out: string, create: boolean): void {
+  const pseudo = pseudoFileSystem(out);
+  if (pseudo) throw new EnvError(`--out ${out} is on ${pseudo}, a pseudo file system of the kernel, not a disk`, [create ? 'pass a folder on a real file system (it is created if missing)' : 'pass the folder that holds the PKI']);
   let st;
   try {
     st = lstatSync(out);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new EnvError(`cannot use --out ${out}: ${(e as Error).message}`);
     if (!create) throw new EnvError(`--out ${out} does not exist`, ['run `kubepki generate` first, or pass the folder that holds the PKI with --out']);
+    const abs = path.resolve(out);
+    const from = nearestExisting(abs);
     try {
-      mkdirSync(out, { recursive: true, mode: 0o755 });
+      makeDirs(from, path.relative(from, abs), 0o755);
     } catch (e2) {
       const code = (e2 as NodeJS.ErrnoException).code;
-      throw new EnvError(`cannot create --out ${out}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOTDIR' ? 'a parent is a file' : code === 'EROFS' ? 'read-only file system' : (e2 as Error).message}`);
+      throw new EnvError(`cannot create --out ${out}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOTDIR' || code === 'EEXIST' ? 'a parent is a file' : code === 'EROFS' ? 'read-only file system' : (e2 as Error).message}`);
     }
     return;
   }

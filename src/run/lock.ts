@@ -2,11 +2,11 @@
 // (pid, host, command, start time). A lock whose holder is gone (same host, pid not alive) is
 // stale: it is taken over under a second O_EXCL file (lock.takeover), so two runs that both find
 // the stale lock cannot both take it.
-import { closeSync, mkdirSync, openSync, promises as fsp, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, promises as fsp, readFileSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EnvError } from '../errors.js';
-import { describeWriteError, STATE_DIR } from './fsutil.js';
+import { describeWriteError, makeDirs, STATE_DIR } from './fsutil.js';
 
 export interface LockInfo {
   pid: number;
@@ -50,13 +50,19 @@ function processStartMs(pid: number): number | undefined {
 // Synchronous file calls: a handful of tiny ones before the first openssl process can start
 
 function readLock(file: string): LockInfo | null | undefined {
+  let fd: number | undefined;
   try {
-    const l = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
+    // never waits: a pipe in place of the lock would block the whole process
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    if (!fstatSync(fd).isFile()) return null;
+    const l = JSON.parse(readFileSync(fd, 'utf8')) as LockInfo;
     if (!Number.isInteger(l?.pid) || l.pid <= 0 || typeof l.host !== 'string' || Number.isNaN(Date.parse(l.started))) return null;
     return l;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     return null; // unreadable: being written right now, or garbage
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -79,12 +85,21 @@ function createExclusive(file: string, info: LockInfo): boolean {
   }
 }
 
-const describe = (l: LockInfo) => `pid ${l.pid} on ${l.host}, \`${l.command}\`, since ${l.started}`;
+/** The run that holds OUT's lock now, if any: for the commands that take no lock (verify) and
+ *  would read a half-made folder. A stale lock (its holder gone) is no run; one taken on another
+ *  host is, as for acquireLock. */
+export function runInProgress(out: string): LockInfo | undefined {
+  const holder = readLock(path.join(out, STATE_DIR, 'lock'));
+  if (!holder) return undefined;
+  return holder.host !== os.hostname() || holderAlive(holder) ? holder : undefined;
+}
+
+export const describe = (l: LockInfo) => `pid ${l.pid} on ${l.host}, \`${l.command}\`, since ${l.started}`;
 
 export async function acquireLock(out: string, command: string): Promise<Lock> {
   const dir = path.join(out, STATE_DIR);
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirs(out, STATE_DIR, 0o700);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const inTheWay = e.code === 'EEXIST' || e.code === 'ENOTDIR';

@@ -4,17 +4,17 @@
 // OUT (only a staging folder, removed by the next run). Independent steps run at once, up to
 // `jobs`; steps that share a file (every -CAcreateserial signing shares the CA's .srl) keep the
 // plan's order.
-import { chmodSync, closeSync, copyFileSync, fsyncSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, promises as fsp, renameSync, symlinkSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, fsyncSync, linkSync, lstatSync, mkdtempSync, openSync, promises as fsp, renameSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { paths, SA, type CertRow } from '../catalog/certs.js';
-import { EnvError, KubepkiError, StepError } from '../errors.js';
+import { EnvError, InternalError, isSystemError, KubepkiError, StepError } from '../errors.js';
 import type { OpensslRunner } from '../openssl/exec.js';
 import { dependencies, type Step } from '../plan/plan.js';
 import { fillKubeconfig, loadYaml } from '../render/kubeconfig.js';
 import { commandLine } from '../render/script.js';
 import { certFacts, readCertificate, readPrivateKey, readPublicKey, subjectText, type CertFacts, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 import { bareForm, checkCert, checkCsr, checkKey, checkSerial, type Problem } from './checks.js';
-import { describeWriteError, ensureDir, explainFullDisk, modeOf, readIn, readInSync, sha256, writeAtomic } from './fsutil.js';
+import { describeWriteError, ensureDir, explainFullDisk, makeDirs, modeOf, readIn, readInSync, sha256, writeAtomic } from './fsutil.js';
 
 export type StepStatus = 'created' | 'replaced' | 'unchanged';
 
@@ -67,7 +67,7 @@ class Files {
   async get(rel: string): Promise<Buffer> {
     const base = this.stage && this.produced.has(rel) ? this.stage : this.out;
     const b = readInSync(base, rel);
-    if (!b) throw new Error(`${rel} is missing`);
+    if (!b) throw new EnvError(`${rel} is missing in ${base === this.out ? 'the PKI folder' : 'the staging folder'}: removed while kubepki was running?`);
     return b;
   }
   async text(rel: string) {
@@ -205,7 +205,7 @@ function promote(step: Step, stage: string, ctx: RunContext): StepStatus {
       if (o.type !== 'serial') status = 'replaced';
       if (o.type === 'key') {
         const b = path.join(ctx.backupDir, o.path);
-        mkdirSync(path.dirname(b), { recursive: true, mode: 0o700 });
+        makeDirs(ctx.out, path.relative(ctx.out, path.dirname(b)), 0o700);
         copyFileSync(dest, b);
         chmodSync(b, 0o600);
       }
@@ -280,7 +280,7 @@ async function runOpensslStep(
     // cost less than their trips through the thread pool while openssl processes hold the CPUs
     stage = mkdtempSync(path.join(ctx.tmpRoot, `${index}-`));
     const dirs = new Set([...step.reads, ...step.outputs.map((o) => o.path)].map((r) => path.dirname(r)).filter((d) => d !== '.'));
-    for (const d of dirs) mkdirSync(path.join(stage, d), { recursive: true });
+    for (const d of dirs) makeDirs(stage, d, 0o700);
     for (const r of step.reads) {
       const fromProducer = early?.outputs.has(r);
       const src = path.join(fromProducer ? early!.stage : ctx.out, r);
@@ -333,6 +333,8 @@ async function runOpensslStep(
     return { step, index, status, command, checked, cert, ms: performance.now() - t0, timing };
   } catch (e) {
     if (e instanceof KubepkiError) throw await explainFullDisk(e, ctx.out);
+    // a failed system call is the machine's; anything else is a bug, kept with its stack
+    if (!isSystemError(e)) throw new InternalError(step.id, e);
     throw new StepError(`step ${step.id} could not complete: ${describeWriteError(e)}`, step.id, command, '');
   } finally {
     end();
@@ -367,7 +369,7 @@ async function runFileStep(step: Step, index: number, ctx: RunContext, timing: T
       ensureDir(ctx.out, path.dirname(o.path));
       await writeAtomic(path.join(ctx.out, o.path), text, o.mode, ctx.tmpRoot);
     } catch (e) {
-      if (e instanceof KubepkiError) throw e;
+      if (e instanceof KubepkiError || !isSystemError(e)) throw e;
       throw new StepError(`cannot write ${o.path}: ${describeWriteError(e)}`, step.id, undefined, '');
     }
     status = before ? 'replaced' : 'created';
@@ -458,7 +460,7 @@ const MAX_WRITERS = 8;
  *  plan's order (the lowest unfinished index is always ready). `openssl version` runs beside the
  *  first processes; no step's result is used before it has passed. */
 export async function runSteps(steps: Step[], ctx: RunContext): Promise<StepOutcome[]> {
-  mkdirSync(ctx.tmpRoot, { recursive: true, mode: 0o700 });
+  makeDirs(ctx.out, path.relative(ctx.out, ctx.tmpRoot), 0o700);
   const deps = dependencies(steps);
   const waiting = deps.map((d) => d.length);
   const dependents: number[][] = steps.map(() => []);
@@ -522,7 +524,9 @@ export async function runSteps(steps: Step[], ctx: RunContext): Promise<StepOutc
       let inStart = true;
       const p = step.argv
         ? runOpensslStep(step, i, ctx, abort.signal, timing, (stage) => (inStart ? queueMicrotask(() => onExit(stage)) : onExit(stage)), early)
-        : runFileStep(step, i, ctx, timing, needsOpenssl ? ctx.openssl!.ready() : undefined);
+        : runFileStep(step, i, ctx, timing, needsOpenssl ? ctx.openssl!.ready() : undefined).catch((e: unknown) => {
+            throw e instanceof KubepkiError || e instanceof InternalError ? e : new InternalError(step.id, e);
+          });
       inStart = false;
       p.then(
         (o) => {

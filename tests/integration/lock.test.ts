@@ -133,9 +133,14 @@ describe('one run at a time per folder', () => {
     expect(readdirSync(path.join(out, '.kubepki'))).toEqual(['spec.json']); // no lock left
   });
 
-  test('verify is read-only and takes no lock: it runs while a generate holds one', () => {
+  test('verify takes no lock and writes nothing; while a run holds the lock it exits 1 saying so', () => {
     const out = copyDir(base);
     writeLock(out, { pid: 4242, host: 'some-other-host', command: 'kubepki generate', started: new Date().toISOString() });
-    expectExit(kubepki(['verify', '--spec', spec, '--out', out]), 0);
+    const before = snapshot(out, true);
+    const r = kubepki(['verify', '--spec', spec, '--out', out]);
+    expectExit(r, 1);
+    expect(r.stderr).toContain(`a kubepki run is in progress in ${out} (pid 4242 on some-other-host, \`kubepki generate\``);
+    expect(r.stderr).toMatch(/the lock .*\.kubepki\/lock was taken on another host; if that run is gone, remove it/);
+    expect(snapshot(out, true)).toEqual(before);
   });
 });

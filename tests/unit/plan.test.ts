@@ -155,7 +155,10 @@ describe('subjects and the script', () => {
     expect(sh).toContain("cat > ca.cnf <<'KUBEPKI_EOF'\n# ca.cnf: ");
     expect(sh).toContain('openssl req -x509 -new -nodes -key ca.key -subj "/CN=k8s-master" -days 5000 -config ca.cnf -extensions v3_ca -out ca.crt\n');
     expect(sh).toContain('openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 5000 -extensions v3_req -extfile master_ssl.cnf -out server.crt\n');
-    expect(sh).toContain('certificate-authority-data: $(openssl base64 -A -in ca.crt)');
+    // embeds are read into variables before the here-document (set -e stops at a failed read)
+    expect(sh).toContain('b64_ca_crt=$(openssl base64 -A -in ca.crt)\n');
+    expect(sh).toContain('certificate-authority-data: ${b64_ca_crt}\n');
+    expect(sh).not.toMatch(/<<KUBEPKI_EOF\n(?:(?!KUBEPKI_EOF\n)[^])*\$\(/);
     expect((sh.match(/^# \[\d+\/\d+\]/gm) ?? []).length).toBe(plan.steps.length);
   });
 });
