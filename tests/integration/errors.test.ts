@@ -87,7 +87,7 @@ describe('--json on an error prints one JSON document on stdout', () => {
     expect(d.error.command).toBe('generate');
     expect(d.error.step).toBe('ca:crt');
     expect(d.error.message).toBe('step ca:crt failed: openssl exited with code 1');
-    expect(d.error.details).toContain('command: openssl req -x509 -new -nodes -key ca.key -subj "/CN=k8s-master" -days 5000 -out ca.crt');
+    expect(d.error.details).toContain('command: openssl req -x509 -new -nodes -key ca.key -subj "/CN=k8s-master" -days 5000 -config ca.cnf -extensions v3_ca -out ca.crt');
     expect(d.error.details).toContain('openssl: fake openssl: call 2 fails on purpose');
   });
 
