@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { kubepki, kubepkiAsync, type CliResult } from '../helpers/cli.js';
+import { kubepki, kubepkiAsync } from '../helpers/cli.js';
 import { cleanupTmp, copyDir, tmpDir } from '../helpers/tmp.js';
 import { SPEC, expectExit, fakeEnv, snapshot, writeSpec } from '../helpers/pki.js';
 
@@ -37,30 +37,28 @@ function deadPid(): number {
   return Number(String(r.stdout).trim());
 }
 
-function timed(args: string[], env?: NodeJS.ProcessEnv): CliResult & { ms: number } {
-  const t0 = Date.now();
-  const r = kubepki(args, { env });
-  return { ...r, ms: Date.now() - t0 };
-}
-
 describe('one run at a time per folder', () => {
   test('a second generate while one runs fails at once, naming the holder; the first completes', async () => {
     const out = copyDir(base);
-    const a = kubepkiAsync(['generate', '--spec', node2(), '--out', out, '--jobs', '2'], { env: slow() });
-    // the lock is held once a step has been printed
-    await new Promise<void>((resolve, reject) => {
-      a.child.stdout.on('data', () => /^\[\s*\d+\/\d+\] \$ openssl/m.test(a.out()) && resolve());
-      a.done.then((r) => reject(new Error(`the first run ended before its first openssl step (exit ${r.code}):\n${r.stdout}\n${r.stderr}`)));
-    });
-    const b = timed(['generate', '--spec', spec, '--out', out]);
-    expectExit(b, 1);
-    expect(b.stderr).toContain(`kubepki: error: ${out} is in use by another kubepki run: pid ${a.child.pid} on ${os.hostname()}, \`kubepki generate\`, since `);
-    expect(b.stderr).toMatch(/wait for it to finish \(one run at a time per folder\)/);
-    expect(b.ms).toBeLessThan(5000);
-    // renew too
-    const c = timed(['renew', '--all', '--spec', spec, '--out', out]);
-    expectExit(c, 1);
-    expect(c.stderr).toContain(`pid ${a.child.pid}`);
+    // the first run is held at its first openssl call until the gate opens: it holds the lock
+    const gate = path.join(tmpDir('kubepki-gate-'), 'open');
+    const a = kubepkiAsync(['generate', '--spec', node2(), '--out', out, '--jobs', '2'], { env: fakeEnv('pass', { FAKE_OPENSSL_GATE: gate }) });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const poll = setInterval(() => existsSync(`${gate}.waiting`) && (clearInterval(poll), resolve()), 20);
+        a.done.then((r) => (clearInterval(poll), reject(new Error(`the first run ended before its first openssl step (exit ${r.code}):\n${r.stdout}\n${r.stderr}`))));
+      });
+      const b = kubepki(['generate', '--spec', spec, '--out', out]);
+      expectExit(b, 1);
+      expect(b.stderr).toContain(`kubepki: error: ${out} is in use by another kubepki run: pid ${a.child.pid} on ${os.hostname()}, \`kubepki generate\`, since `);
+      expect(b.stderr).toMatch(/wait for it to finish \(one run at a time per folder\)/);
+      // renew too
+      const c = kubepki(['renew', '--all', '--spec', spec, '--out', out]);
+      expectExit(c, 1);
+      expect(c.stderr).toContain(`pid ${a.child.pid}`);
+    } finally {
+      writeFileSync(gate, '');
+    }
     const ra = await a.done;
     expectExit(ra, 0);
     expect(existsSync(lockFile(out))).toBe(false);
