@@ -16,7 +16,7 @@ const server = https.createServer(
     if (cn !== trusted) {
       res.writeHead(403, { 'content-type': 'text/plain' });
       res.end('forbidden');
-    } else if (req.url === '/healthz') {
+    } else if (new URL(req.url, 'https://kubelet').pathname === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('ok');
     } else {
