@@ -61,6 +61,21 @@ export function controlPlaneBinaries(version = process.env.KUBEPKI_CP_VERSION ??
   return bins;
 }
 
+// What a test file left running when its process ends anyway (a jest timeout, an exception in
+// afterAll): killed by pid, namespaces deleted, so that nothing outlives the test.
+const liveProcs = new Set<ChildProcess>();
+const liveNamespaces = new Set<string>();
+process.on('exit', () => {
+  for (const c of liveProcs) {
+    try {
+      if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const n of liveNamespaces) spawnSync('ip', ['netns', 'del', n], { timeout: 10_000 });
+});
+
 export interface RunResult {
   code: number | null;
   stdout: string;
@@ -79,6 +94,7 @@ export class NetNs {
     };
     ip('netns', 'add', this.name);
     this.created = true;
+    liveNamespaces.add(this.name);
     ip('-n', this.name, 'link', 'set', 'lo', 'up');
     // a dummy interface; a kernel without the dummy driver gets a veth pair with both ends in the namespace
     try {
@@ -116,6 +132,7 @@ export class NetNs {
   destroy(): void {
     if (!this.created) return;
     spawnSync('ip', ['netns', 'del', this.name], { timeout: 10_000 });
+    liveNamespaces.delete(this.name);
     this.created = false;
   }
 }
@@ -129,9 +146,11 @@ export class Proc {
     readonly child: ChildProcess,
     readonly logFile: string,
   ) {
+    liveProcs.add(child);
     this.done = new Promise((resolve) =>
       child.on('exit', (code, signal) => {
         this.exited = { code, signal };
+        liveProcs.delete(child);
         resolve();
       }),
     );
