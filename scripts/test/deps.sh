@@ -2,7 +2,7 @@
 # Installs what the test suite needs and a fresh machine of this kind may lack, with apt-get
 # (as root), and says what is still missing. Tests that need a missing tool fail; none skips.
 # Called by `npm test` (scripts/test/run.sh), so the README's test command works on a fresh
-# machine; set KUBEPKI_TEST_NO_INSTALL=1 to only report.
+# machine; set KUBEPKI_TEST_NO_INSTALL=1 to only report (and build nothing).
 set -uo pipefail
 
 need=()
@@ -44,5 +44,17 @@ if [ "${KUBEPKI_TEST_NO_INSTALL:-}" = 1 ]; then
   bash "$fetch" --list >/dev/null || echo "test deps: the OpenSSL matrix needs scripts/openssl/fetch.sh to be run" >&2
 else
   bash "$fetch" >&2 || echo "test deps: scripts/openssl/fetch.sh failed: the OpenSSL matrix tests will fail" >&2
+fi
+
+# the control plane the control-plane test runs (scripts/control-plane/versions names its version),
+# built from the Go modules into a cache outside the repository; reused when already built
+if command -v go >/dev/null 2>&1; then
+  if [ "${KUBEPKI_TEST_NO_INSTALL:-}" = 1 ]; then
+    :
+  elif ! nice -n 10 bash "$(dirname "$0")/../control-plane/build.sh" ${KUBEPKI_CP_VERSION:-} >&2; then
+    echo "test deps: scripts/control-plane/build.sh failed (the control-plane test will fail)" >&2
+  fi
+else
+  echo "test deps: go is missing: the control-plane test needs it to build Kubernetes (Go 1.26+)" >&2
 fi
 exit 0

@@ -26,6 +26,8 @@ export interface FlagRule {
 }
 
 const SEED = 'the source document, §1.1 (KUBE_API_ARGS)';
+const SEED_ADMISSION = 'NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,DefaultTolerationSeconds,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota';
+const KUBELET_AUTH = 'kubelet authentication/authorization docs: the kubelet allows anonymous requests and authorizes every request (AlwaysAllow) unless told otherwise; kubeadm sets anonymous off, webhook token authentication on and Webhook authorization';
 const KLOG = 'KEP-2845: klog-specific flags deprecated in 1.23 (#105042), removed in 1.26 (#112120, CHANGELOG-1.26)';
 const hostPort = (ip: string, port: number) => (ip.includes(':') ? `[${canonicalIp(ip)}]:${port}` : `${ip}:${port}`);
 const etcdTls = (c: FlagContext) => c.spec.etcd.mode === 'tls';
@@ -52,12 +54,14 @@ export const FLAG_RULES: FlagRule[] = [
   { component: 'kube-apiserver', flag: '--secure-port', value: (c) => String(c.spec.master.securePort), source: SEED },
   { component: 'kube-apiserver', flag: '--service-cluster-ip-range', value: (c) => c.spec.cluster.serviceClusterIpRange, source: SEED },
   { component: 'kube-apiserver', flag: '--service-node-port-range', value: () => '1-65535', source: SEED },
+  { component: 'kube-apiserver', flag: '--enable-admission-plugins', value: () => SEED_ADMISSION, until: 24, source: SEED },
   {
     component: 'kube-apiserver',
     flag: '--enable-admission-plugins',
-    value: () =>
-      'NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,DefaultTolerationSeconds,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota',
-    source: SEED,
+    value: () => `${SEED_ADMISSION},NodeRestriction`,
+    since: 24,
+    source:
+      "Node authorization docs: the Node authorizer is to be used with the NodeRestriction admission plugin, which limits a kubelet to its own Node and its pods' objects (kubeadm enables it); without it a kubelet's identity can rewrite any other Node. The document's list stays verbatim up to 1.23",
   },
   ...logs('kube-apiserver'),
   { component: 'kube-apiserver', flag: '--advertise-address', value: (c) => canonicalIp(c.spec.master.ip), source: 'kube-apiserver reference: the address published to the cluster (the kubeconfigs name it)' },
@@ -130,6 +134,9 @@ export const FLAG_RULES: FlagRule[] = [
   { component: 'kubelet', flag: '--cluster-domain', value: (c) => c.spec.cluster.dnsDomain, source: 'kubelet reference' },
   { component: 'kubelet', flag: '--tls-cert-file', value: (c) => (kubeletTls(c) ? c.host(`kubelet-serving/${c.node!.name}.crt`) : null), source: 'kubelet reference' },
   { component: 'kubelet', flag: '--tls-private-key-file', value: (c) => (kubeletTls(c) ? c.host(`kubelet-serving/${c.node!.name}.key`) : null), source: 'kubelet reference' },
+  { component: 'kubelet', flag: '--anonymous-auth', value: () => 'false', source: KUBELET_AUTH },
+  { component: 'kubelet', flag: '--authentication-token-webhook', value: () => 'true', source: KUBELET_AUTH },
+  { component: 'kubelet', flag: '--authorization-mode', value: () => 'Webhook', source: KUBELET_AUTH },
   ...logs('kubelet'),
 
   // kube-proxy

@@ -7,10 +7,16 @@ import { FIXTURES } from '../helpers/cli.js';
 
 const withVersion = (v: string) => parseSpecText(`cluster: { kubernetesVersion: "${v}" }\nmaster: { hostname: k8s-master, ip: 192.168.18.3 }\nnodes: [{ name: k8s-node-1, ip: 192.168.18.4 }]\n`, 'x');
 
-test('kube-apiserver for the default spec: the document\'s line, paths under install.dir, plus what 1.34 requires', () => {
+test('kube-apiserver for the default spec: the document\'s line, paths under install.dir, plus what its version requires', () => {
   const spec = defaultSpec();
   const f = flagFiles(spec).find((x) => x.component === 'kube-apiserver')!;
-  expect(renderFlagFile(spec, f)).toBe(readFileSync(path.join(FIXTURES, 'expected/kube-apiserver-1.34.env'), 'utf8'));
+  expect(renderFlagFile(spec, f)).toBe(readFileSync(path.join(FIXTURES, `expected/kube-apiserver-${spec.cluster.kubernetesVersion}.env`), 'utf8'));
+});
+
+test.each(['1.34', '1.37'])('kube-apiserver %s for the documented cluster', (v) => {
+  const spec = withVersion(v);
+  const f = flagFiles(spec).find((x) => x.component === 'kube-apiserver')!;
+  expect(renderFlagFile(spec, f)).toBe(readFileSync(path.join(FIXTURES, `expected/kube-apiserver-${v}.env`), 'utf8'));
 });
 
 test('1.23 still has --insecure-port, --logtostderr and --log-dir; 1.34 does not; both require the SA issuer', () => {
@@ -27,9 +33,14 @@ test('two versions differ exactly where the table says', () => {
     const fb = new Map(flagsFor(b, file));
     const onlyA = [...fa.keys()].filter((k) => !fb.has(k)).sort();
     const onlyB = [...fb.keys()].filter((k) => !fa.has(k)).sort();
+    // a flag is written for a version when one of its rules covers that version (a flag whose
+    // value changes has one rule up to the change and one from it)
     const rules = FLAG_RULES.filter((r) => r.component === file.component);
-    const expectOnlyA = rules.filter((r) => r.until !== undefined && 23 < r.until && 34 >= r.until).map((r) => r.flag).sort();
-    const expectOnlyB = rules.filter((r) => r.since !== undefined && 23 < r.since && 34 >= r.since).map((r) => r.flag).sort();
+    const covered = (minor: number) => new Set(rules.filter((r) => (r.since ?? 0) <= minor && minor < (r.until ?? Infinity)).map((r) => r.flag));
+    const [in23, in34] = [covered(23), covered(34)];
+    const expectOnlyA = [...in23].filter((f) => !in34.has(f)).sort();
+    const expectOnlyB = [...in34].filter((f) => !in23.has(f)).sort();
+    expect(expectOnlyA).toEqual(expect.arrayContaining(file.component === 'kube-apiserver' ? ['--insecure-port', '--log-dir', '--logtostderr'] : ['--log-dir', '--logtostderr']));
     expect(onlyA).toEqual(expectOnlyA);
     expect(onlyB).toEqual(expectOnlyB);
   }
@@ -44,10 +55,43 @@ test('two versions differ exactly where the table says', () => {
   expect(new Map(flagsFor(withVersion('1.26'), flagFiles(v19)[0])).has('--log-dir')).toBe(false);
 });
 
-test('every rule names its source; versions are in order', () => {
+test('every rule names its source; versions are in order; no two rules of a flag cover the same version', () => {
   for (const r of FLAG_RULES) {
     expect(r.source.length).toBeGreaterThan(5);
     if (r.since !== undefined && r.until !== undefined) expect(r.since).toBeLessThan(r.until);
+  }
+  for (let minor = 19; minor <= 40; minor++) {
+    const seen = new Set<string>();
+    for (const r of FLAG_RULES.filter((x) => (x.since ?? 0) <= minor && minor < (x.until ?? Infinity))) {
+      expect(seen.has(`${r.component} ${r.flag}`)).toBe(false);
+      seen.add(`${r.component} ${r.flag}`);
+    }
+  }
+});
+
+const apiserverFlags = (v: string) => {
+  const spec = withVersion(v);
+  return new Map(flagsFor(spec, flagFiles(spec).find((x) => x.component === 'kube-apiserver')!));
+};
+
+test('NodeRestriction is admitted beside the Node authorizer from 1.24 on; 1.23 keeps the document\'s plugin list', () => {
+  const doc = 'NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,DefaultTolerationSeconds,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota';
+  expect(apiserverFlags('1.23').get('--enable-admission-plugins')).toBe(doc);
+  for (const v of ['1.24', '1.34', '1.37']) {
+    const f = apiserverFlags(v);
+    expect(f.get('--enable-admission-plugins')).toBe(`${doc},NodeRestriction`);
+    expect(f.get('--authorization-mode')).toBe('Node,RBAC');
+  }
+});
+
+test('kubelets refuse anonymous requests and ask kube-apiserver to authenticate tokens and authorize requests', () => {
+  for (const v of ['1.23', '1.34', '1.37']) {
+    const spec = withVersion(v);
+    const f = new Map(flagsFor(spec, flagFiles(spec).find((x) => x.component === 'kubelet')!));
+    expect(f.get('--anonymous-auth')).toBe('false');
+    expect(f.get('--authentication-token-webhook')).toBe('true');
+    expect(f.get('--authorization-mode')).toBe('Webhook');
+    expect(f.get('--client-ca-file')).toBe('/var/run/kubernetes/ca.crt');
   }
 });
 
