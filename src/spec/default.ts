@@ -11,7 +11,7 @@ export const DEFAULT_SPEC_YAML = `# kubepki cluster spec — edit, then: kubepki
 
 cluster:
   name: kubernetes                 # cluster name in every kubeconfig
-  kubernetesVersion: "1.34"        # decides which component flags are written (quote it)
+  kubernetesVersion: "1.37"        # decides which component flags are written (quote it)
   serviceClusterIpRange: 169.169.0.0/16  # first address (169.169.0.1) = ClusterIP of the kubernetes Service, a SAN
   dnsDomain: cluster.local         # kubernetes.default.svc.<dnsDomain> is a SAN
 
@@ -56,7 +56,7 @@ kubeletTLS:
  *  two equal). generate, plan and verify without --spec start from this: no YAML parser and no
  *  zod to load before the first openssl process. Never changed: loadSpec hands out copies. */
 export const DEFAULT_SPEC: Spec = {
-  cluster: { name: 'kubernetes', kubernetesVersion: '1.34', serviceClusterIpRange: '169.169.0.0/16', dnsDomain: 'cluster.local' },
+  cluster: { name: 'kubernetes', kubernetesVersion: '1.37', serviceClusterIpRange: '169.169.0.0/16', dnsDomain: 'cluster.local' },
   master: { hostname: 'k8s-master', ip: '192.168.18.3', securePort: 6443, extraSANs: [] },
   nodes: [{ name: 'k8s-node-1', ip: '192.168.18.4' }],
   ca: { days: 5000, commonName: 'k8s-master' },

@@ -81,7 +81,7 @@ const version = z.unknown().superRefine((v, ctx) => {
     return;
   }
   if (typeof v !== 'string' || !/^1\.\d{1,2}$/.test(v)) {
-    ctx.addIssue({ code: 'custom', message: `${show(v)} is not a Kubernetes minor version like "1.34"` });
+    ctx.addIssue({ code: 'custom', message: `${show(v)} is not a Kubernetes minor version like "1.37"` });
     return;
   }
   if (Number(v.split('.')[1]) < 19) {
@@ -100,7 +100,7 @@ export const specSchema = z
     cluster: z
       .strictObject({
         name: hostname.default('kubernetes'),
-        kubernetesVersion: version.default('1.34'),
+        kubernetesVersion: version.default('1.37'),
         serviceClusterIpRange: z.string().default('169.169.0.0/16'),
         dnsDomain: hostname.default('cluster.local'),
       })

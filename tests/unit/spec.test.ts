@@ -22,7 +22,7 @@ describe('the embedded default spec', () => {
   const s = defaultSpec();
   test('is the documented cluster', () => {
     expect(s.master).toEqual({ hostname: 'k8s-master', ip: '192.168.18.3', securePort: 6443, extraSANs: [] });
-    expect(s.cluster).toEqual({ name: 'kubernetes', kubernetesVersion: '1.34', serviceClusterIpRange: '169.169.0.0/16', dnsDomain: 'cluster.local' });
+    expect(s.cluster).toEqual({ name: 'kubernetes', kubernetesVersion: '1.37', serviceClusterIpRange: '169.169.0.0/16', dnsDomain: 'cluster.local' });
     expect(s.ca).toEqual({ commonName: 'k8s-master', days: 5000 });
     expect(s.certs).toEqual({ keyBits: 2048, days: 5000, clientExtensions: true });
     expect(s.install.dir).toBe('/var/run/kubernetes');
