@@ -52,7 +52,8 @@ function cpuMs(): number {
 export async function executeRun(command: string, opts: RunOptions, select: (plan: Plan, out: string) => Promise<Selection>): Promise<void> {
   const out = path.resolve(opts.out);
   const binary = opensslRunner(opensslBinary(opts.openssl));
-  const { spec, source, origin, notes, changes } = await resolveSpec(opts.spec, out, opts.out);
+  const resolved = await resolveSpec(opts.spec, out, opts.out);
+  const { spec, source, origin, notes, changes } = resolved;
   const plan = buildPlan(spec);
   prepareOut(out, command === 'generate');
   const lock = await acquireLock(out, `kubepki ${command}`);
@@ -73,7 +74,7 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
     // completed by the next command without --spec, with the spec it was started with), and only
     // once the openssl preflight has passed (a refused openssl leaves nothing behind): the runner
     // uses no step's result before `ready()` resolves, so ready() includes the write.
-    const remember = () => rememberSpec(out, tmpRoot, spec, origin, opts.version);
+    const remember = () => rememberSpec(out, tmpRoot, resolved, opts.version);
     let openssl = binary;
     if (sel.steps.some((s) => s.argv)) {
       let gate: ReturnType<typeof binary.ready> | undefined;

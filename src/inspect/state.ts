@@ -6,7 +6,7 @@ import path from 'node:path';
 import { paths, SA, type CertRow } from '../catalog/certs.js';
 import { EnvError, UsageError } from '../errors.js';
 import { certSteps, type Plan, type Step } from '../plan/plan.js';
-import { checkCert, checkCsr, checkKey, type Problem } from '../run/checks.js';
+import { REKEY_HINT, checkCert, checkCsr, checkKey, type Problem } from '../run/checks.js';
 import { readIn, readInSync, STATE_DIR } from '../run/fsutil.js';
 import { readPrivateKey, readPublicKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
@@ -128,7 +128,7 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
       // renew --rekey makes them; the runner backs the old key up before it replaces it
       pick(row.id, ['genrsa', 'csr', 'sign']);
       const also = crtText === undefined || signer.fresh ? [] : checkCert(p.crt, crtText, row, undefined, signer.cert, { now }).problems.map((x) => `${x.file} ${x.message}`);
-      decisions.push({ unit: row.id, status: 'reissue', reasons: [`${p.key} ${keyMisfit.message.replace(/ \(renew --rekey makes a new key\)$/, '')}: new key (the old one is kept in ${STATE_DIR}/backup/) and certificate`, ...also] });
+      decisions.push({ unit: row.id, status: 'reissue', reasons: [`${p.key} ${keyMisfit.message.replace(REKEY_HINT, '')}: new key (the old one is kept in ${STATE_DIR}/backup/) and certificate`, ...also] });
       continue;
     }
     if (!key) {
@@ -204,7 +204,7 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
       decisions.push({
         unit: SA.id,
         status: 'reissue',
-        reasons: [`${SA.key} ${checked.problems[0].message.replace(/ \(renew --rekey makes a new key\)$/, '')}: new key pair (the old key is kept in ${STATE_DIR}/backup/); service-account tokens signed with the old key are rejected once kube-apiserver has the new ${SA.pub}`],
+        reasons: [`${SA.key} ${checked.problems[0].message.replace(REKEY_HINT, '')}: new key pair (the old key is kept in ${STATE_DIR}/backup/); service-account tokens signed with the old key are rejected once kube-apiserver has the new ${SA.pub}`],
       });
     } else {
       if (!ok) pick(SA.id, ['pubout']);
@@ -253,7 +253,7 @@ export async function selectForRenew(plan: Plan, out: string, ids: string[], opt
     : chosen.flatMap((row) => {
         const p = paths(row);
         const k = text(out, p.key);
-        return k === undefined ? [] : checkKey(p.key, k, row).problems.map((x) => `${x.file} ${x.message.replace(/ \(renew --rekey makes a new key\)$/, '')}`);
+        return k === undefined ? [] : checkKey(p.key, k, row).problems.map((x) => `${x.file} ${x.message.replace(REKEY_HINT, '')}`);
       });
   if (misfits.length) {
     throw new EnvError(`renew keeps the keys, but ${misfits.length === 1 ? 'one does' : `${misfits.length} do`} not fit the spec: ${misfits[0]}`, [

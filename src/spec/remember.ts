@@ -4,10 +4,9 @@
 // another spec it would re-issue server.crt without that spec's SANs and point every kubeconfig at
 // the documented master's address.
 import { isDeepStrictEqual } from 'node:util';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { EnvError, SpecError, UsageError } from '../errors.js';
-import { describeWriteError, readInSync, STATE_DIR, writeAtomic } from '../run/fsutil.js';
+import { describeWriteError, makeDirs, readInSync, STATE_DIR, writeAtomic } from '../run/fsutil.js';
 import { DEFAULT_SOURCE, DEFAULT_SPEC } from './default.js';
 import { loadSpec } from './read.js';
 import type { Spec } from './schema.js';
@@ -37,6 +36,8 @@ export interface ResolvedSpec {
   notes: string[];
   /** a --spec that differs from the remembered one: what it changes (empty otherwise) */
   changes: SpecChange[];
+  /** the spec OUT remembers, as read here (undefined: none, or unreadable) */
+  remembered?: Spec;
 }
 
 interface RememberedDoc {
@@ -117,7 +118,7 @@ export async function resolveSpec(file: string | undefined, out: string, shown: 
       notes.push(`${e.message}: not compared with --spec ${file} (this run remembers --spec ${file} instead)`);
     }
     const changes = remembered ? specChanges(remembered.spec, spec) : [];
-    return { spec, source, origin: source, notes, changes };
+    return { spec, source, origin: source, notes, changes, remembered: remembered?.spec };
   }
   const remembered = await readRemembered(out, shown);
   if (remembered) {
@@ -127,6 +128,7 @@ export async function resolveSpec(file: string | undefined, out: string, shown: 
       origin: remembered.source,
       notes: [`using the spec remembered in ${rememberedFile} (made from ${remembered.source === DEFAULT_SOURCE ? `the ${DEFAULT_SOURCE}` : remembered.source}); pass --spec FILE to use another`],
       changes: [],
+      remembered: remembered.spec,
     };
   }
   const markers = PKI_MARKERS.filter((f) => {
@@ -154,19 +156,14 @@ export async function resolveSpec(file: string | undefined, out: string, shown: 
   );
 }
 
-/** Records `spec` as OUT's remembered spec (atomically). The same spec under another name (the
- *  embedded default, then `kubepki init`'s file of it) is not rewritten: nothing about the PKI changed. */
-export async function rememberSpec(out: string, tmpDir: string, spec: Spec, origin: string, version: string): Promise<void> {
-  const file = path.join(out, REMEMBERED);
+/** Records `spec` as OUT's remembered spec (atomically), unless OUT already remembers it
+ *  (`remembered`, as resolveSpec read it): the same spec under another name (the embedded
+ *  default, then `kubepki init`'s file of it) is not rewritten, since nothing about the PKI changed. */
+export async function rememberSpec(out: string, tmpDir: string, resolved: Pick<ResolvedSpec, 'spec' | 'origin' | 'remembered'>, version: string): Promise<void> {
+  if (resolved.remembered && isDeepStrictEqual(resolved.remembered, resolved.spec)) return;
   try {
-    const old = JSON.parse(readInSync(out, REMEMBERED)?.toString('utf8') ?? 'null') as Partial<RememberedDoc> | null;
-    if (old && typeof old.source === 'string' && isDeepStrictEqual(old.spec, spec)) return;
-  } catch {
-    /* missing or unreadable: written below */
-  }
-  try {
-    mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
-    await writeAtomic(file, JSON.stringify({ kubepki: version, source: origin, spec }, null, 2) + '\n', 0o644, tmpDir);
+    makeDirs(out, path.relative(out, tmpDir), 0o700);
+    await writeAtomic(path.join(out, REMEMBERED), JSON.stringify({ kubepki: version, source: resolved.origin, spec: resolved.spec }, null, 2) + '\n', 0o644, tmpDir);
   } catch (e) {
     throw new EnvError(`cannot write ${REMEMBERED} in ${out}: ${describeWriteError(e)}`, ['nothing else was changed; free the space (or fix the permissions) and run the same command again']);
   }

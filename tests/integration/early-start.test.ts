@@ -10,12 +10,12 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { paths } from '../../src/catalog/certs.js';
 import { opensslRunner, type OpensslRunner } from '../../src/openssl/exec.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import { loadYaml } from '../../src/render/kubeconfig.js';
-import { runSteps, type RunContext, type StepOutcome } from '../../src/run/runner.js';
+import { runSteps, type StepOutcome } from '../../src/run/runner.js';
 import { defaultSpec } from '../../src/spec/load.js';
+import { defaultRunContext } from '../helpers/run-context.js';
 import { cleanupTmp, tmpDir } from '../helpers/tmp.js';
 
 const CA_CERT = 'req -x509 -new -nodes -key ca.key -subj /CN=k8s-master -days 5000 -config ca.cnf -extensions v3_ca -out ca.crt';
@@ -45,25 +45,12 @@ function recording(weakCa: boolean, cnfDone?: Promise<void>): { runner: OpensslR
   return { runner, calls };
 }
 
-function context(out: string, openssl: OpensslRunner): RunContext {
-  const plan = buildPlan(defaultSpec());
-  return {
-    out,
-    tmpRoot: path.join(out, '.kubepki', 'tmp'),
-    backupDir: path.join(out, '.kubepki', 'backup', 'test'),
-    openssl,
-    jobs: 2,
-    now: () => new Date(),
-    protectedPaths: new Set(plan.rows.filter((r) => r.kind === 'ca').flatMap((r) => [paths(r).key, paths(r).crt])),
-    rowsById: new Map(plan.rows.map((r) => [r.id, r])),
-  };
-}
 
 test('with --jobs 2 the CA certificate is dispatched at the exit of genrsa, before ca.key has been checked', async () => {
   const out = tmpDir('kubepki-early-');
   const { runner } = recording(false);
   const steps = buildPlan(defaultSpec()).steps;
-  const outcomes = await runSteps(steps, context(out, runner));
+  const outcomes = await runSteps(steps, defaultRunContext(out, runner, 2));
   const key = outcomes.find((o) => o.step.id === 'ca:key')!;
   const crt = outcomes.find((o) => o.step.id === 'ca:crt')!;
   expect(crt.timing.after).toBe(key.index);
@@ -78,7 +65,7 @@ test('a follow-up started that way is stopped when its input then fails its chec
   const cnfDone = new Promise<void>((ok) => (cnfWritten = ok));
   const { runner, calls } = recording(true, cnfDone);
   const steps = buildPlan(defaultSpec()).steps;
-  const ctx = { ...context(out, runner), onDone: (o: StepOutcome) => o.step.id === 'config:ca.cnf' && cnfWritten() };
+  const ctx = { ...defaultRunContext(out, runner, 2), onDone: (o: StepOutcome) => o.step.id === 'config:ca.cnf' && cnfWritten() };
   await expect(runSteps(steps, ctx)).rejects.toThrow(/step ca:key wrote a file that fails its check: ca\.key is RSA 1024/);
   expect(calls).toContain(CA_CERT);
   for (const f of ['ca.key', 'ca.crt', 'ca.srl']) expect([f, existsSync(path.join(out, f))]).toEqual([f, false]);

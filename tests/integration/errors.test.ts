@@ -4,15 +4,15 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { paths } from '../../src/catalog/certs.js';
 import { InternalError, KubepkiError } from '../../src/errors.js';
 import type { OpensslRunner } from '../../src/openssl/exec.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import { loadYaml } from '../../src/render/kubeconfig.js';
-import { runSteps, type RunContext } from '../../src/run/runner.js';
+import { runSteps } from '../../src/run/runner.js';
 import { defaultSpec } from '../../src/spec/load.js';
 import { CLI, ROOT, kubepki, type CliResult } from '../helpers/cli.js';
 import { SPEC, expectExit, fakeEnv, writeSpec } from '../helpers/pki.js';
+import { defaultRunContext } from '../helpers/run-context.js';
 import { cleanupTmp, tmpDir } from '../helpers/tmp.js';
 
 let work: string;
@@ -110,19 +110,6 @@ describe('--json on an error prints one JSON document on stdout', () => {
 });
 
 describe('an exception inside a step that is not one of kubepki\'s errors', () => {
-  function context(out: string, openssl: OpensslRunner): RunContext {
-    const plan = buildPlan(defaultSpec());
-    return {
-      out,
-      tmpRoot: path.join(out, '.kubepki', 'tmp'),
-      backupDir: path.join(out, '.kubepki', 'backup', 'test'),
-      openssl,
-      jobs: 1,
-      now: () => new Date(),
-      protectedPaths: new Set(plan.rows.filter((r) => r.kind === 'ca').flatMap((r) => [paths(r).key, paths(r).crt])),
-      rowsById: new Map(plan.rows.map((r) => [r.id, r])),
-    };
-  }
 
   test('rejects the run with an InternalError naming the step, which keeps the original and its stack', async () => {
     // a runner whose run() has a bug: a TypeError, thrown where the runner awaits a process
@@ -133,7 +120,7 @@ describe('an exception inside a step that is not one of kubepki\'s errors', () =
         return (argv as unknown as { nope: () => never }).nope();
       },
     };
-    const err = await runSteps(buildPlan(defaultSpec()).steps, context(tmpDir('kubepki-bug-'), buggy)).then(
+    const err = await runSteps(buildPlan(defaultSpec()).steps, defaultRunContext(tmpDir('kubepki-bug-'), buggy, 1)).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -155,7 +142,7 @@ describe('an exception inside a step that is not one of kubepki\'s errors', () =
         throw new Error('not reached');
       },
     };
-    const err = await runSteps(buildPlan(defaultSpec()).steps, context(tmpDir('kubepki-syscall-'), failing)).then(
+    const err = await runSteps(buildPlan(defaultSpec()).steps, defaultRunContext(tmpDir('kubepki-syscall-'), failing, 1)).then(
       () => undefined,
       (e: unknown) => e,
     );
