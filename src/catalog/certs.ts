@@ -1,8 +1,13 @@
-// The catalogue of certificates: one row per certificate, like kubeadm's certlist.go.
-// The plan, generate, verify and renew all walk this table; adding a certificate is adding a row.
+// The catalogue: one row per artifact (a certificate, or the service-account key pair), like
+// kubeadm's certlist.go. The plan, generate, verify and renew all walk this table; adding a
+// certificate is adding a row.
 import { apiserverSans, appendUnique, type Sans } from '../spec/derive.js';
 import type { Spec } from '../spec/schema.js';
 import { canonicalIp } from '../spec/net.js';
+import { escapeSubjValue } from '../x509/der.js';
+import * as N from './names.js';
+
+export { paths, serialPath } from './names.js';
 
 export type Eku = 'serverAuth' | 'clientAuth';
 
@@ -51,22 +56,12 @@ export const CLIENT_CNF = 'client_ssl.cnf';
 const SERVER_KU = ['nonRepudiation', 'digitalSignature', 'keyEncipherment'];
 const CLIENT_KU = ['digitalSignature', 'keyEncipherment'];
 
-export const paths = (row: { stem: string }) => ({
-  key: `${row.stem}.key`,
-  csr: `${row.stem}.csr`,
-  crt: `${row.stem}.crt`,
-});
-
-/** ca.crt -> ca.srl: where -CAcreateserial keeps the serial of a CA (openssl's own naming rule). */
-export const serialPath = (caRow: { stem: string }) => `${caRow.stem}.srl`;
-
 export function clientRows(spec: Spec): CertRow[] {
   const bare = !spec.certs.clientExtensions;
-  const client = (id: string, cn: string, o: string[], extra: Partial<CertRow> = {}): CertRow => ({
-    id,
-    stem: `clients/${id}`,
+  const client = (name: N.Named, cn: string, o: string[], extra: Partial<CertRow> = {}): CertRow => ({
+    ...name,
     kind: 'leaf',
-    signer: 'ca',
+    signer: N.CA.id,
     cn,
     o,
     days: spec.certs.days,
@@ -80,14 +75,14 @@ export function clientRows(spec: Spec): CertRow[] {
     ...extra,
   });
   return [
-    client('kube-controller-manager', 'system:kube-controller-manager', [], { description: 'kube-controller-manager → kube-apiserver' }),
-    client('kube-scheduler', 'system:kube-scheduler', [], { description: 'kube-scheduler → kube-apiserver' }),
-    client('kube-proxy', 'system:kube-proxy', [], { description: 'kube-proxy → kube-apiserver' }),
-    client('admin', 'admin', ['system:masters'], { description: 'kubectl (cluster admin)', mayBeMaster: true }),
+    client(N.CONTROLLER_MANAGER, 'system:kube-controller-manager', [], { description: 'kube-controller-manager → kube-apiserver' }),
+    client(N.SCHEDULER, 'system:kube-scheduler', [], { description: 'kube-scheduler → kube-apiserver' }),
+    client(N.PROXY, 'system:kube-proxy', [], { description: 'kube-proxy → kube-apiserver' }),
+    client(N.ADMIN, 'admin', ['system:masters'], { description: 'kubectl (cluster admin)', mayBeMaster: true }),
     ...spec.nodes.map((n) =>
-      client(`kubelet-${n.name}`, `system:node:${n.name}`, ['system:nodes'], { node: n.name, description: `kubelet on ${n.name} → kube-apiserver` }),
+      client(N.kubeletClient(n.name), `system:node:${n.name}`, ['system:nodes'], { node: n.name, description: `kubelet on ${n.name} → kube-apiserver` }),
     ),
-    ...spec.clients.map((c) => client(c.name, c.cn, c.organizations, { description: 'extra client (spec.clients)' })),
+    ...spec.clients.map((c) => client(N.client(c.name), c.cn, c.organizations, { description: 'extra client (spec.clients)' })),
   ];
 }
 
@@ -106,29 +101,60 @@ export function kubeletServingSans(n: { name: string; ip: string }): Sans {
 
 /** Every certificate the spec asks for, CAs before their leaves, in plan order. */
 export function certRows(spec: Spec): CertRow[] {
-  const leaf = (r: Omit<CertRow, 'kind' | 'days' | 'keyBits'>): CertRow => ({ kind: 'leaf', days: spec.certs.days, keyBits: spec.certs.keyBits, ...r });
-  const ca = (id: string, stem: string, cn: string, group: CertRow['group'], description: string): CertRow => ({
-    id,
-    stem,
-    kind: 'ca',
-    cn,
-    o: [],
-    days: spec.ca.days,
-    keyBits: spec.certs.keyBits,
-    eku: null,
-    keyUsage: null,
-    sans: null,
-    ext: { file: `${stem}.cnf`, section: CA_SECTION, forCsr: false },
-    group,
-    description,
-  });
-  const clientExt: ExtConfig = { file: CLIENT_CNF, section: 'v3_client', forCsr: false };
-  const rows: CertRow[] = [
-    ca('ca', 'ca', spec.ca.commonName, 'document', 'cluster CA: signs kube-apiserver and every client'),
-    leaf({
-      id: 'apiserver',
-      stem: 'server',
-      signer: 'ca',
+  return catalogue(spec).filter(isCert);
+}
+
+/** A key pair that is not a certificate: the service-account token signing key (sa.key) and its
+ *  public half (sa.pub) that kube-apiserver verifies tokens with. */
+export interface KeyPairRow {
+  id: string;
+  stem: string;
+  kind: 'keypair';
+  keyBits: number;
+  description: string;
+}
+
+export type Entry = CertRow | KeyPairRow;
+export const isCert = (e: Entry): e is CertRow => e.kind !== 'keypair';
+
+/** Every artifact the spec asks for, in plan order: CAs before their leaves, the
+ *  service-account pair after the API server's certificate. */
+export function catalogue(spec: Spec): Entry[] {
+  return [...documentRows(spec), ...(spec.etcd.mode === 'tls' ? etcdRows(spec) : []), ...(spec.frontProxy ? frontProxyRows(spec) : []), ...(spec.kubeletTLS.enabled ? kubeletRows(spec) : [])];
+}
+
+const leaf = (spec: Spec, r: Omit<CertRow, 'kind' | 'days' | 'keyBits'>): CertRow => ({ kind: 'leaf', days: spec.certs.days, keyBits: spec.certs.keyBits, ...r });
+
+const caRow = (spec: Spec, name: N.Named, cn: string, group: CertRow['group'], description: string): CertRow => ({
+  ...name,
+  kind: 'ca',
+  cn,
+  o: [],
+  days: spec.ca.days,
+  keyBits: spec.certs.keyBits,
+  eku: null,
+  keyUsage: null,
+  sans: null,
+  ext: { file: N.paths(name).cnf, section: CA_SECTION, forCsr: false },
+  group,
+  description,
+});
+
+/** a client certificate with the client extensions (kubeadm's shape) */
+const clientLeaf = (spec: Spec, name: N.Named, signer: N.Named, cn: string, o: string[], group: CertRow['group'], description: string, extra: Partial<CertRow> = {}): CertRow =>
+  leaf(spec, { ...name, signer: signer.id, cn, o, eku: ['clientAuth'], keyUsage: CLIENT_KU, sans: null, ext: { file: CLIENT_CNF, section: 'v3_client', forCsr: false }, group, description, ...extra });
+
+/** a serving certificate with its own .cnf (SANs), also read by `req -new -config` */
+const servingLeaf = (spec: Spec, name: N.Named, signer: N.Named, cn: string, o: string[], eku: Eku[], sans: Sans, group: CertRow['group'], description: string): CertRow =>
+  leaf(spec, { ...name, signer: signer.id, cn, o, eku, keyUsage: CLIENT_KU, sans, ext: { file: N.paths(name).cnf, section: 'v3_req', forCsr: true }, group, description });
+
+/** The document's PKI: its CA, kube-apiserver's certificate, the service-account pair and the clients. */
+function documentRows(spec: Spec): Entry[] {
+  return [
+    caRow(spec, N.CA, spec.ca.commonName, 'document', 'cluster CA: signs kube-apiserver and every client'),
+    leaf(spec, {
+      ...N.APISERVER,
+      signer: N.CA.id,
       cn: spec.master.hostname,
       o: [],
       eku: null,
@@ -138,112 +164,45 @@ export function certRows(spec: Spec): CertRow[] {
       group: 'document',
       description: 'kube-apiserver serving certificate',
     }),
+    { ...N.SA, kind: 'keypair', keyBits: spec.certs.keyBits, description: 'service-account token signing key pair' },
     ...clientRows(spec),
   ];
-  if (spec.etcd.mode === 'tls') {
-    rows.push(ca('etcd-ca', 'etcd/ca', 'etcd-ca', 'etcd', 'etcd CA: signs etcd members and etcd clients'));
-    for (const m of spec.etcd.members) {
-      const sans = etcdMemberSans(spec, m);
-      for (const role of ['server', 'peer'] as const) {
-        rows.push(
-          leaf({
-            id: `etcd-${role}-${m.name}`,
-            stem: `etcd/${m.name}/${role}`,
-            signer: 'etcd-ca',
-            cn: m.name,
-            o: [],
-            eku: ['serverAuth', 'clientAuth'],
-            keyUsage: CLIENT_KU,
-            sans,
-            ext: { file: `etcd/${m.name}/${role}.cnf`, section: 'v3_req', forCsr: true },
-            group: 'etcd',
-            description: role === 'server' ? `etcd ${m.name}: serving clients` : `etcd ${m.name}: peer traffic`,
-          }),
-        );
-      }
-    }
-    rows.push(
-      leaf({
-        id: 'etcd-healthcheck-client',
-        stem: 'etcd/healthcheck-client',
-        signer: 'etcd-ca',
-        cn: 'kube-etcd-healthcheck-client',
-        o: [],
-        eku: ['clientAuth'],
-        keyUsage: CLIENT_KU,
-        sans: null,
-        ext: clientExt,
-        group: 'etcd',
-        description: 'liveness probes → etcd',
-      }),
-      leaf({
-        id: 'apiserver-etcd-client',
-        stem: 'apiserver-etcd-client',
-        signer: 'etcd-ca',
-        cn: 'kube-apiserver-etcd-client',
-        o: [],
-        eku: ['clientAuth'],
-        keyUsage: CLIENT_KU,
-        sans: null,
-        ext: clientExt,
-        group: 'etcd',
-        description: 'kube-apiserver → etcd',
-      }),
-    );
-  }
-  if (spec.frontProxy) {
-    rows.push(
-      ca('front-proxy-ca', 'front-proxy-ca', 'front-proxy-ca', 'front-proxy', 'front-proxy CA: aggregation layer'),
-      leaf({
-        id: 'front-proxy-client',
-        stem: 'front-proxy-client',
-        signer: 'front-proxy-ca',
-        cn: 'front-proxy-client',
-        o: [],
-        eku: ['clientAuth'],
-        keyUsage: CLIENT_KU,
-        sans: null,
-        ext: clientExt,
-        group: 'front-proxy',
-        description: 'kube-apiserver → extension API servers',
-      }),
-    );
-  }
-  if (spec.kubeletTLS.enabled) {
-    rows.push(
-      leaf({
-        id: 'apiserver-kubelet-client',
-        stem: 'apiserver-kubelet-client',
-        signer: 'ca',
-        cn: 'kube-apiserver-kubelet-client',
-        o: spec.kubeletTLS.clientOrganizations,
-        eku: ['clientAuth'],
-        keyUsage: CLIENT_KU,
-        sans: null,
-        ext: clientExt,
-        mayBeMaster: true,
-        group: 'kubelet',
-        description: 'kube-apiserver → kubelets',
-      }),
-      ...spec.nodes.map((n) =>
-        leaf({
-          id: `kubelet-serving-${n.name}`,
-          stem: `kubelet-serving/${n.name}`,
-          signer: 'ca',
-          cn: `system:node:${n.name}`,
-          o: ['system:nodes'],
-          eku: ['serverAuth'],
-          keyUsage: CLIENT_KU,
-          sans: kubeletServingSans(n),
-          ext: { file: `kubelet-serving/${n.name}.cnf`, section: 'v3_req', forCsr: true },
-          group: 'kubelet',
-          description: `kubelet on ${n.name}: serving (verified by kube-apiserver)`,
-        }),
-      ),
-    );
-  }
-  return rows;
 }
 
-/** The service-account signing key pair (sa.key, sa.pub): not a certificate, still a catalogue entry. */
-export const SA = { id: 'sa', key: 'sa.key', pub: 'sa.pub' } as const;
+/** etcd.mode tls: kubeadm's etcd CA, a server and a peer certificate per member, and its two clients. */
+function etcdRows(spec: Spec): CertRow[] {
+  const members = spec.etcd.members.flatMap((m) =>
+    (['server', 'peer'] as const).map((role) =>
+      servingLeaf(spec, N.etcdMember(m.name, role), N.ETCD_CA, m.name, [], ['serverAuth', 'clientAuth'], etcdMemberSans(spec, m), 'etcd', role === 'server' ? `etcd ${m.name}: serving clients` : `etcd ${m.name}: peer traffic`),
+    ),
+  );
+  return [
+    caRow(spec, N.ETCD_CA, 'etcd-ca', 'etcd', 'etcd CA: signs etcd members and etcd clients'),
+    ...members,
+    clientLeaf(spec, N.ETCD_HEALTHCHECK_CLIENT, N.ETCD_CA, 'kube-etcd-healthcheck-client', [], 'etcd', 'liveness probes → etcd'),
+    clientLeaf(spec, N.APISERVER_ETCD_CLIENT, N.ETCD_CA, 'kube-apiserver-etcd-client', [], 'etcd', 'kube-apiserver → etcd'),
+  ];
+}
+
+/** frontProxy: the aggregation layer's CA and the client kube-apiserver presents to extension servers. */
+function frontProxyRows(spec: Spec): CertRow[] {
+  return [
+    caRow(spec, N.FRONT_PROXY_CA, 'front-proxy-ca', 'front-proxy', 'front-proxy CA: aggregation layer'),
+    clientLeaf(spec, N.FRONT_PROXY_CLIENT, N.FRONT_PROXY_CA, 'front-proxy-client', [], 'front-proxy', 'kube-apiserver → extension API servers'),
+  ];
+}
+
+/** kubeletTLS: kube-apiserver's client of the kubelets, and each kubelet's serving certificate. */
+function kubeletRows(spec: Spec): CertRow[] {
+  return [
+    clientLeaf(spec, N.APISERVER_KUBELET_CLIENT, N.CA, 'kube-apiserver-kubelet-client', spec.kubeletTLS.clientOrganizations, 'kubelet', 'kube-apiserver → kubelets', { mayBeMaster: true }),
+    ...spec.nodes.map((n) =>
+      servingLeaf(spec, N.kubeletServing(n.name), N.CA, `system:node:${n.name}`, ['system:nodes'], ['serverAuth'], kubeletServingSans(n), 'kubelet', `kubelet on ${n.name}: serving (verified by kube-apiserver)`),
+    ),
+  ];
+}
+
+/** -subj "/CN=…/O=…": every value escaped so that no spec value can add an RDN. */
+export function subjOf(row: { cn: string; o: string[] }): string {
+  return `/CN=${escapeSubjValue(row.cn)}` + row.o.map((o) => `/O=${escapeSubjValue(o)}`).join('');
+}

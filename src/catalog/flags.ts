@@ -4,7 +4,8 @@
 // A new Kubernetes release is a new row (or an `until` on an old one).
 import type { Spec } from '../spec/schema.js';
 import { canonicalIp } from '../spec/net.js';
-import { SA } from './certs.js';
+import { hostOf, onHost } from '../spec/derive.js';
+import * as N from './names.js';
 
 export type Component = 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kubelet' | 'kube-proxy' | 'etcd';
 
@@ -12,6 +13,8 @@ export interface FlagContext {
   spec: Spec;
   /** host path of an OUT-relative file: install.dir + '/' + rel */
   host: (rel: string) => string;
+  /** host path of an entry's file */
+  file: (e: N.Named, ext: 'key' | 'crt' | 'pub') => string;
   node?: { name: string; ip: string };
   member?: { name: string; ip: string };
 }
@@ -29,10 +32,10 @@ const SEED = 'the source document, §1.1 (KUBE_API_ARGS)';
 const SEED_ADMISSION = 'NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,DefaultTolerationSeconds,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota';
 const KUBELET_AUTH = 'kubelet authentication/authorization docs: the kubelet allows anonymous requests and authorizes every request (AlwaysAllow) unless told otherwise; kubeadm sets anonymous off, webhook token authentication on and Webhook authorization';
 const KLOG = 'KEP-2845: klog-specific flags deprecated in 1.23 (#105042), removed in 1.26 (#112120, CHANGELOG-1.26)';
-const hostPort = (ip: string, port: number) => (ip.includes(':') ? `[${canonicalIp(ip)}]:${port}` : `${ip}:${port}`);
+const hostPort = (ip: string, port: number) => `${hostOf(ip)}:${port}`;
 const etcdTls = (c: FlagContext) => c.spec.etcd.mode === 'tls';
 const kubeletTls = (c: FlagContext) => c.spec.kubeletTLS.enabled;
-const kc = (name: string) => (c: FlagContext) => c.host(`kubeconfig/${name}.kubeconfig`);
+const kc = (e: N.Named) => (c: FlagContext) => c.host(N.kubeconfigPath(e));
 const logs = (component: Component): FlagRule[] => [
   { component, flag: '--logtostderr', value: () => 'false', until: 26, source: KLOG },
   { component, flag: '--log-dir', value: () => '/var/log/kubernetes', until: 26, source: KLOG },
@@ -47,9 +50,9 @@ export const FLAG_RULES: FlagRule[] = [
     value: (c) => (etcdTls(c) ? c.spec.etcd.members.map((m) => `https://${hostPort(m.ip, 2379)}`).join(',') : 'http://127.0.0.1:2379'),
     source: SEED,
   },
-  { component: 'kube-apiserver', flag: '--client-ca-file', value: (c) => c.host('ca.crt'), source: SEED },
-  { component: 'kube-apiserver', flag: '--tls-private-key-file', value: (c) => c.host('server.key'), source: SEED },
-  { component: 'kube-apiserver', flag: '--tls-cert-file', value: (c) => c.host('server.crt'), source: SEED },
+  { component: 'kube-apiserver', flag: '--client-ca-file', value: (c) => c.file(N.CA, 'crt'), source: SEED },
+  { component: 'kube-apiserver', flag: '--tls-private-key-file', value: (c) => c.file(N.APISERVER, 'key'), source: SEED },
+  { component: 'kube-apiserver', flag: '--tls-cert-file', value: (c) => c.file(N.APISERVER, 'crt'), source: SEED },
   { component: 'kube-apiserver', flag: '--insecure-port', value: () => '0', until: 24, source: 'CHANGELOG-1.20 (#95856): only 0 allowed, removed in 1.24 (CHANGELOG-1.24)' },
   { component: 'kube-apiserver', flag: '--secure-port', value: (c) => String(c.spec.master.securePort), source: SEED },
   { component: 'kube-apiserver', flag: '--service-cluster-ip-range', value: (c) => c.spec.cluster.serviceClusterIpRange, source: SEED },
@@ -66,11 +69,11 @@ export const FLAG_RULES: FlagRule[] = [
   ...logs('kube-apiserver'),
   { component: 'kube-apiserver', flag: '--advertise-address', value: (c) => canonicalIp(c.spec.master.ip), source: 'kube-apiserver reference: the address published to the cluster (the kubeconfigs name it)' },
   { component: 'kube-apiserver', flag: '--authorization-mode', value: () => 'Node,RBAC', source: 'RBAC and Node authorizer docs: the identities kubepki issues (system:node:*, system:kube-*) are what they expect' },
-  { component: 'kube-apiserver', flag: '--service-account-key-file', value: (c) => c.host(SA.pub), source: 'kube-apiserver reference: verifies service-account tokens' },
+  { component: 'kube-apiserver', flag: '--service-account-key-file', value: (c) => c.file(N.SA, 'pub'), source: 'kube-apiserver reference: verifies service-account tokens' },
   {
     component: 'kube-apiserver',
     flag: '--service-account-signing-key-file',
-    value: (c) => c.host(SA.key),
+    value: (c) => c.file(N.SA, 'key'),
     since: 20,
     source: 'CHANGELOG-1.20: TokenRequest GA; kube-apiserver requires --service-account-issuer and --service-account-signing-key-file (#95896)',
   },
@@ -81,17 +84,17 @@ export const FLAG_RULES: FlagRule[] = [
     since: 20,
     source: 'CHANGELOG-1.20: TokenRequest GA; kube-apiserver requires --service-account-issuer and --service-account-signing-key-file (#95896)',
   },
-  { component: 'kube-apiserver', flag: '--etcd-cafile', value: (c) => (etcdTls(c) ? c.host('etcd/ca.crt') : null), source: 'kubeadm: etcd over TLS' },
-  { component: 'kube-apiserver', flag: '--etcd-certfile', value: (c) => (etcdTls(c) ? c.host('apiserver-etcd-client.crt') : null), source: 'kubeadm: etcd over TLS' },
-  { component: 'kube-apiserver', flag: '--etcd-keyfile', value: (c) => (etcdTls(c) ? c.host('apiserver-etcd-client.key') : null), source: 'kubeadm: etcd over TLS' },
-  { component: 'kube-apiserver', flag: '--kubelet-client-certificate', value: (c) => (kubeletTls(c) ? c.host('apiserver-kubelet-client.crt') : null), source: 'kubelet authentication docs' },
-  { component: 'kube-apiserver', flag: '--kubelet-client-key', value: (c) => (kubeletTls(c) ? c.host('apiserver-kubelet-client.key') : null), source: 'kubelet authentication docs' },
-  { component: 'kube-apiserver', flag: '--kubelet-certificate-authority', value: (c) => (kubeletTls(c) ? c.host('ca.crt') : null), source: 'kubelet serving certificates, verified by kube-apiserver' },
+  { component: 'kube-apiserver', flag: '--etcd-cafile', value: (c) => (etcdTls(c) ? c.file(N.ETCD_CA, 'crt') : null), source: 'kubeadm: etcd over TLS' },
+  { component: 'kube-apiserver', flag: '--etcd-certfile', value: (c) => (etcdTls(c) ? c.file(N.APISERVER_ETCD_CLIENT, 'crt') : null), source: 'kubeadm: etcd over TLS' },
+  { component: 'kube-apiserver', flag: '--etcd-keyfile', value: (c) => (etcdTls(c) ? c.file(N.APISERVER_ETCD_CLIENT, 'key') : null), source: 'kubeadm: etcd over TLS' },
+  { component: 'kube-apiserver', flag: '--kubelet-client-certificate', value: (c) => (kubeletTls(c) ? c.file(N.APISERVER_KUBELET_CLIENT, 'crt') : null), source: 'kubelet authentication docs' },
+  { component: 'kube-apiserver', flag: '--kubelet-client-key', value: (c) => (kubeletTls(c) ? c.file(N.APISERVER_KUBELET_CLIENT, 'key') : null), source: 'kubelet authentication docs' },
+  { component: 'kube-apiserver', flag: '--kubelet-certificate-authority', value: (c) => (kubeletTls(c) ? c.file(N.CA, 'crt') : null), source: 'kubelet serving certificates, verified by kube-apiserver' },
   ...(
     [
-      ['--requestheader-client-ca-file', (c: FlagContext) => c.host('front-proxy-ca.crt')],
-      ['--proxy-client-cert-file', (c: FlagContext) => c.host('front-proxy-client.crt')],
-      ['--proxy-client-key-file', (c: FlagContext) => c.host('front-proxy-client.key')],
+      ['--requestheader-client-ca-file', (c: FlagContext) => c.file(N.FRONT_PROXY_CA, 'crt')],
+      ['--proxy-client-cert-file', (c: FlagContext) => c.file(N.FRONT_PROXY_CLIENT, 'crt')],
+      ['--proxy-client-key-file', (c: FlagContext) => c.file(N.FRONT_PROXY_CLIENT, 'key')],
       ['--requestheader-allowed-names', () => 'front-proxy-client'],
       ['--requestheader-extra-headers-prefix', () => 'X-Remote-Extra-'],
       ['--requestheader-group-headers', () => 'X-Remote-Group'],
@@ -107,40 +110,40 @@ export const FLAG_RULES: FlagRule[] = [
   ),
 
   // kube-controller-manager (document §1.2, with sa.key instead of reusing server.key)
-  { component: 'kube-controller-manager', flag: '--kubeconfig', value: kc('kube-controller-manager'), source: 'the source document, §1.2' },
-  { component: 'kube-controller-manager', flag: '--authentication-kubeconfig', value: kc('kube-controller-manager'), source: 'kube-controller-manager reference' },
-  { component: 'kube-controller-manager', flag: '--authorization-kubeconfig', value: kc('kube-controller-manager'), source: 'kube-controller-manager reference' },
-  { component: 'kube-controller-manager', flag: '--service-account-private-key-file', value: (c) => c.host(SA.key), source: 'the source document, §1.2' },
-  { component: 'kube-controller-manager', flag: '--root-ca-file', value: (c) => c.host('ca.crt'), source: 'the source document, §1.2' },
-  { component: 'kube-controller-manager', flag: '--client-ca-file', value: (c) => c.host('ca.crt'), source: 'kube-controller-manager reference: authenticates clients of its secure port (kubeadm sets it)' },
-  { component: 'kube-controller-manager', flag: '--cluster-signing-cert-file', value: (c) => c.host('ca.crt'), source: 'kube-controller-manager reference: signs CSRs with the cluster CA' },
-  { component: 'kube-controller-manager', flag: '--cluster-signing-key-file', value: (c) => c.host('ca.key'), source: 'kube-controller-manager reference: signs CSRs with the cluster CA' },
+  { component: 'kube-controller-manager', flag: '--kubeconfig', value: kc(N.CONTROLLER_MANAGER), source: 'the source document, §1.2' },
+  { component: 'kube-controller-manager', flag: '--authentication-kubeconfig', value: kc(N.CONTROLLER_MANAGER), source: 'kube-controller-manager reference' },
+  { component: 'kube-controller-manager', flag: '--authorization-kubeconfig', value: kc(N.CONTROLLER_MANAGER), source: 'kube-controller-manager reference' },
+  { component: 'kube-controller-manager', flag: '--service-account-private-key-file', value: (c) => c.file(N.SA, 'key'), source: 'the source document, §1.2' },
+  { component: 'kube-controller-manager', flag: '--root-ca-file', value: (c) => c.file(N.CA, 'crt'), source: 'the source document, §1.2' },
+  { component: 'kube-controller-manager', flag: '--client-ca-file', value: (c) => c.file(N.CA, 'crt'), source: 'kube-controller-manager reference: authenticates clients of its secure port (kubeadm sets it)' },
+  { component: 'kube-controller-manager', flag: '--cluster-signing-cert-file', value: (c) => c.file(N.CA, 'crt'), source: 'kube-controller-manager reference: signs CSRs with the cluster CA' },
+  { component: 'kube-controller-manager', flag: '--cluster-signing-key-file', value: (c) => c.file(N.CA, 'key'), source: 'kube-controller-manager reference: signs CSRs with the cluster CA' },
   { component: 'kube-controller-manager', flag: '--service-cluster-ip-range', value: (c) => c.spec.cluster.serviceClusterIpRange, source: 'kube-controller-manager reference' },
   { component: 'kube-controller-manager', flag: '--use-service-account-credentials', value: () => 'true', source: 'RBAC docs: per-controller credentials' },
-  { component: 'kube-controller-manager', flag: '--requestheader-client-ca-file', value: (c) => (c.spec.frontProxy ? c.host('front-proxy-ca.crt') : null), source: 'configure the aggregation layer' },
+  { component: 'kube-controller-manager', flag: '--requestheader-client-ca-file', value: (c) => (c.spec.frontProxy ? c.file(N.FRONT_PROXY_CA, 'crt') : null), source: 'configure the aggregation layer' },
   ...logs('kube-controller-manager'),
 
   // kube-scheduler
-  { component: 'kube-scheduler', flag: '--kubeconfig', value: kc('kube-scheduler'), source: 'the source document, §1.3' },
-  { component: 'kube-scheduler', flag: '--authentication-kubeconfig', value: kc('kube-scheduler'), source: 'kube-scheduler reference' },
-  { component: 'kube-scheduler', flag: '--authorization-kubeconfig', value: kc('kube-scheduler'), source: 'kube-scheduler reference' },
+  { component: 'kube-scheduler', flag: '--kubeconfig', value: kc(N.SCHEDULER), source: 'the source document, §1.3' },
+  { component: 'kube-scheduler', flag: '--authentication-kubeconfig', value: kc(N.SCHEDULER), source: 'kube-scheduler reference' },
+  { component: 'kube-scheduler', flag: '--authorization-kubeconfig', value: kc(N.SCHEDULER), source: 'kube-scheduler reference' },
   { component: 'kube-scheduler', flag: '--leader-elect', value: () => 'true', source: 'kube-scheduler reference' },
   ...logs('kube-scheduler'),
 
   // kubelet, one file per node
-  { component: 'kubelet', flag: '--kubeconfig', value: (c) => c.host(`kubeconfig/kubelet-${c.node!.name}.kubeconfig`), source: 'the source document, §1.4' },
+  { component: 'kubelet', flag: '--kubeconfig', value: (c) => c.host(N.kubeconfigPath(N.kubeletClient(c.node!.name))), source: 'the source document, §1.4' },
   { component: 'kubelet', flag: '--hostname-override', value: (c) => c.node!.name, source: 'kubelet reference: the node name must match the certificate (system:node:<name>)' },
-  { component: 'kubelet', flag: '--client-ca-file', value: (c) => c.host('ca.crt'), source: 'kubelet authentication docs' },
+  { component: 'kubelet', flag: '--client-ca-file', value: (c) => c.file(N.CA, 'crt'), source: 'kubelet authentication docs' },
   { component: 'kubelet', flag: '--cluster-domain', value: (c) => c.spec.cluster.dnsDomain, source: 'kubelet reference' },
-  { component: 'kubelet', flag: '--tls-cert-file', value: (c) => (kubeletTls(c) ? c.host(`kubelet-serving/${c.node!.name}.crt`) : null), source: 'kubelet reference' },
-  { component: 'kubelet', flag: '--tls-private-key-file', value: (c) => (kubeletTls(c) ? c.host(`kubelet-serving/${c.node!.name}.key`) : null), source: 'kubelet reference' },
+  { component: 'kubelet', flag: '--tls-cert-file', value: (c) => (kubeletTls(c) ? c.file(N.kubeletServing(c.node!.name), 'crt') : null), source: 'kubelet reference' },
+  { component: 'kubelet', flag: '--tls-private-key-file', value: (c) => (kubeletTls(c) ? c.file(N.kubeletServing(c.node!.name), 'key') : null), source: 'kubelet reference' },
   { component: 'kubelet', flag: '--anonymous-auth', value: () => 'false', source: KUBELET_AUTH },
   { component: 'kubelet', flag: '--authentication-token-webhook', value: () => 'true', source: KUBELET_AUTH },
   { component: 'kubelet', flag: '--authorization-mode', value: () => 'Webhook', source: KUBELET_AUTH },
   ...logs('kubelet'),
 
   // kube-proxy
-  { component: 'kube-proxy', flag: '--kubeconfig', value: kc('kube-proxy'), source: 'the source document, §1.5' },
+  { component: 'kube-proxy', flag: '--kubeconfig', value: kc(N.PROXY), source: 'the source document, §1.5' },
   ...logs('kube-proxy'),
 
   // etcd, one file per member (etcd.mode: tls)
@@ -155,13 +158,13 @@ export const FLAG_RULES: FlagRule[] = [
       ['--initial-advertise-peer-urls', (c: FlagContext) => `https://${hostPort(c.member!.ip, 2380)}`],
       ['--initial-cluster', (c: FlagContext) => c.spec.etcd.members.map((m) => `${m.name}=https://${hostPort(m.ip, 2380)}`).join(',')],
       ['--initial-cluster-state', () => 'new'],
-      ['--cert-file', (c: FlagContext) => c.host(`etcd/${c.member!.name}/server.crt`)],
-      ['--key-file', (c: FlagContext) => c.host(`etcd/${c.member!.name}/server.key`)],
-      ['--trusted-ca-file', (c: FlagContext) => c.host('etcd/ca.crt')],
+      ['--cert-file', (c: FlagContext) => c.file(N.etcdMember(c.member!.name, 'server'), 'crt')],
+      ['--key-file', (c: FlagContext) => c.file(N.etcdMember(c.member!.name, 'server'), 'key')],
+      ['--trusted-ca-file', (c: FlagContext) => c.file(N.ETCD_CA, 'crt')],
       ['--client-cert-auth', () => 'true'],
-      ['--peer-cert-file', (c: FlagContext) => c.host(`etcd/${c.member!.name}/peer.crt`)],
-      ['--peer-key-file', (c: FlagContext) => c.host(`etcd/${c.member!.name}/peer.key`)],
-      ['--peer-trusted-ca-file', (c: FlagContext) => c.host('etcd/ca.crt')],
+      ['--peer-cert-file', (c: FlagContext) => c.file(N.etcdMember(c.member!.name, 'peer'), 'crt')],
+      ['--peer-key-file', (c: FlagContext) => c.file(N.etcdMember(c.member!.name, 'peer'), 'key')],
+      ['--peer-trusted-ca-file', (c: FlagContext) => c.file(N.ETCD_CA, 'crt')],
       ['--peer-client-cert-auth', () => 'true'],
     ] as const
   ).map(([flag, value]): FlagRule => ({ component: 'etcd', flag, value, source: 'etcd transport security docs (v3.4+)' })),
@@ -203,9 +206,11 @@ export function minorOf(version: string): number {
 /** The flags of one file for the spec's Kubernetes version: [flag, value] in table order. */
 export function flagsFor(spec: Spec, file: FlagFile): [string, string][] {
   const minor = minorOf(spec.cluster.kubernetesVersion);
+  const host = (rel: string) => onHost(spec, rel);
   const ctx: FlagContext = {
     spec,
-    host: (rel) => `${spec.install.dir.replace(/\/+$/, '')}/${rel}`,
+    host,
+    file: (e, ext) => host(N.paths(e)[ext]),
     node: file.node,
     member: file.member,
   };

@@ -1,5 +1,6 @@
 // Which identities get a kubeconfig: every client of kube-apiserver signed by the cluster CA.
 import type { CertRow } from './certs.js';
+import { kubeconfigPath } from './names.js';
 
 export interface KubeconfigRow {
   name: string;
@@ -9,5 +10,5 @@ export interface KubeconfigRow {
 }
 
 export function kubeconfigRows(rows: CertRow[]): KubeconfigRow[] {
-  return rows.filter((r) => r.group === 'client').map((cert) => ({ name: cert.id, path: `kubeconfig/${cert.id}.kubeconfig`, cert }));
+  return rows.filter((r) => r.group === 'client').map((cert) => ({ name: cert.id, path: kubeconfigPath(cert), cert }));
 }

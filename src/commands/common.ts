@@ -2,16 +2,17 @@
 import { promises as fsp, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { MANIFEST } from '../catalog/names.js';
 import { paths } from '../catalog/certs.js';
-import { describeChange, rememberSpec, resolveSpec } from '../spec/remember.js';
+import { describeChange, REMEMBERED, rememberSpec, resolveSpec, type ResolvedSpec } from '../spec/remember.js';
 import { buildPlan, type Plan } from '../plan/plan.js';
 import { opensslBinary, opensslRunner } from '../openssl/exec.js';
 import { acquireLock } from '../run/lock.js';
 import { prepareOut, STATE_DIR } from '../run/fsutil.js';
-import { runSteps, type StepOutcome } from '../run/runner.js';
+import { runSteps, type StepOutcome, type StepStatus } from '../run/runner.js';
 import type { Selection } from '../inspect/state.js';
 import { writeManifest } from '../inspect/manifest.js';
-import { paint, progress, stdoutOut, fmtTime } from '../ui/output.js';
+import { paint, progress, stdoutOut, fmtTime, type Out } from '../ui/output.js';
 
 export interface RunOptions {
   spec?: string;
@@ -49,37 +50,93 @@ function cpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
+/** What a run did, for its summary. */
+interface RunSummary {
+  command: string;
+  out: string;
+  shownOut: string;
+  source: string;
+  changes: ResolvedSpec['changes'];
+  sel: Selection;
+  files: Record<StepStatus, string[]>;
+  /** openssl commands run */
+  ran: number;
+  version?: string;
+  jobs: number;
+  ms: number;
+}
+
+function summarize(base: Omit<RunSummary, 'files' | 'ran'>, outcomes: StepOutcome[], manifestChanged: 'created' | 'replaced' | false): RunSummary {
+  const files: RunSummary['files'] = { created: [], replaced: [], unchanged: [] };
+  for (const x of outcomes) for (const f of x.step.outputs) if (f.type !== 'serial') files[x.status].push(f.path);
+  if (manifestChanged) files[manifestChanged].push(MANIFEST);
+  return { ...base, files, ran: outcomes.filter((x) => x.command).length };
+}
+
+const decided = (r: RunSummary, status: string) => r.sel.decisions.filter((d) => d.status === status);
+
+function writeJsonSummary(o: Out, r: RunSummary): void {
+  o.write(
+    JSON.stringify({
+      event: 'summary',
+      command: r.command,
+      out: r.out,
+      spec: r.source,
+      specChanges: r.changes,
+      openssl: r.version ?? null,
+      opensslCommands: r.ran,
+      created: decided(r, 'create').map((d) => d.unit),
+      reissued: decided(r, 'reissue').map((d) => ({ name: d.unit, reasons: d.reasons })),
+      unchanged: decided(r, 'keep').map((d) => d.unit),
+      files: r.files,
+      ms: Math.round(r.ms),
+    }) + '\n',
+  );
+}
+
+function writeTextSummary(o: Out, r: RunSummary): void {
+  const c = paint(o);
+  o.write('\n');
+  if (r.changes.length) {
+    o.write(`spec changes against the remembered spec (${path.join(r.shownOut, REMEMBERED)}):\n`);
+    for (const ch of r.changes) o.write(`  ${describeChange(ch)}\n`);
+  }
+  if (r.ran === 0 && r.files.created.length === 0 && r.files.replaced.length === 0) {
+    o.write(`${c.green('nothing to do')}: the PKI in ${r.shownOut} matches ${r.source}; no openssl command was run, no file changed.\n`);
+    return;
+  }
+  o.write(`${c.bold(`kubepki ${r.command}`)}: ${r.sel.steps.length} steps (${r.ran} openssl commands${r.version ? `, ${r.version}` : ''}, ${r.jobs} job${r.jobs > 1 ? 's' : ''}) in ${fmtTime(r.ms)} into ${r.shownOut}\n`);
+  const line = (label: string, ds: Selection['decisions']) => {
+    o.write(`  ${label.padEnd(10)} ${String(ds.length).padStart(3)}${ds.length ? ': ' + ds.map((d) => d.unit).join(', ') : ''}\n`);
+    if (label !== 'unchanged') for (const d of ds) for (const x of d.reasons) o.write(c.dim(`               ${d.unit}: ${x}\n`));
+  };
+  line('created', decided(r, 'create'));
+  line('re-issued', decided(r, 'reissue'));
+  line('unchanged', decided(r, 'keep'));
+  o.write(`  files: ${r.files.created.length} created, ${r.files.replaced.length} replaced, ${r.files.unchanged.length} unchanged; manifest: ${path.join(r.shownOut, MANIFEST)}\n`);
+}
+
 export async function executeRun(command: string, opts: RunOptions, select: (plan: Plan, out: string) => Promise<Selection>): Promise<void> {
   const out = path.resolve(opts.out);
   const binary = opensslRunner(opensslBinary(opts.openssl));
   const resolved = await resolveSpec(opts.spec, out, opts.out);
-  const { spec, source, origin, notes, changes } = resolved;
-  const plan = buildPlan(spec);
+  const plan = buildPlan(resolved.spec);
   prepareOut(out, command === 'generate');
   const lock = await acquireLock(out, `kubepki ${command}`);
   const stateDir = path.join(out, STATE_DIR);
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
   const tmpRoot = path.join(stateDir, 'tmp');
   const o = stdoutOut();
-  const c = paint(o);
   const t0 = performance.now();
   const cpu0 = cpuMs();
   try {
     // staging folders of a run that was killed are garbage, never input
     rmSync(tmpRoot, { recursive: true, force: true });
-    if (lock.tookOverFrom && !opts.json) o.write(c.yellow(`note: took over a stale lock from pid ${lock.tookOverFrom.pid} (${lock.tookOverFrom.command}), which is gone\n`));
-    if (!opts.json) for (const n of notes) o.write(`note: ${n}\n`);
+    if (!opts.json) {
+      if (lock.tookOverFrom) o.write(paint(o).yellow(`note: took over a stale lock from pid ${lock.tookOverFrom.pid} (${lock.tookOverFrom.command}), which is gone\n`));
+      for (const n of resolved.notes) o.write(`note: ${n}\n`);
+    }
     const sel = await select(plan, out);
-    // The spec is remembered before the first output is moved into OUT (a run stopped part-way is
-    // completed by the next command without --spec, with the spec it was started with), and only
-    // once the openssl preflight has passed (a refused openssl leaves nothing behind): the runner
-    // uses no step's result before `ready()` resolves, so ready() includes the write.
-    const remember = () => rememberSpec(out, tmpRoot, resolved, opts.version);
-    let openssl = binary;
-    if (sel.steps.some((s) => s.argv)) {
-      let gate: ReturnType<typeof binary.ready> | undefined;
-      openssl = { ...binary, ready: () => (gate ??= binary.ready().then(async (v) => (await remember(), v))) };
-    } else await remember();
     const jobs = opts.jobs ?? Math.max(1, os.availableParallelism());
     const prog = progress(o, opts.json, sel.steps.length);
     let outcomes: StepOutcome[];
@@ -88,12 +145,17 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
         out,
         tmpRoot,
         backupDir: path.join(stateDir, 'backup', runId),
-        openssl,
+        openssl: binary,
         jobs,
         now: () => new Date(),
         protectedPaths: new Set(plan.rows.filter((r) => r.kind === 'ca').flatMap((r) => [paths(r).key, paths(r).crt])),
         rowsById: new Map(plan.rows.map((r) => [r.id, r])),
         signal: opts.signal,
+        // The spec is remembered before the first output is moved into OUT (a run stopped
+        // part-way is completed by the next command without --spec, with the spec it was started
+        // with), and only once the openssl preflight has passed (a refused openssl leaves nothing
+        // behind).
+        beforeWrite: () => rememberSpec(out, tmpRoot, resolved, opts.version),
         onStart: (s, i) => prog.start(s, i),
         onDone: (x, n, total) => prog.done(x, n, total),
       });
@@ -104,53 +166,12 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
     const cpuRan = cpuMs();
     // the certificates just checked are not parsed again for the manifest
     const known = new Map(outcomes.flatMap((x) => (x.cert ? [[x.cert.path, x.cert] as const] : [])));
-    const manifestChanged = await writeManifest(plan, out, origin, opts.version, tmpRoot, known);
+    const manifestChanged = await writeManifest(plan, out, resolved.origin, opts.version, tmpRoot, known);
     if (process.env.KUBEPKI_TRACE) await writeTrace(process.env.KUBEPKI_TRACE, { jobs, t0, ranAt, cpu0, cpuRan, outcomes });
-    const ran = outcomes.filter((x) => x.command).length;
-    const files = { created: [] as string[], replaced: [] as string[], unchanged: [] as string[] };
-    for (const x of outcomes) for (const f of x.step.outputs) if (f.type !== 'serial') files[x.status].push(f.path);
-    if (manifestChanged) files[manifestChanged].push('manifest.json');
-    const by = (s: string) => sel.decisions.filter((d) => d.status === s);
-    const ms = performance.now() - t0;
     // the runner ran the preflight if any step needed openssl (a re-run with nothing to do runs none)
-    const version = sel.steps.some((s) => s.argv) ? (await openssl.ready()).version : undefined;
-    if (opts.json) {
-      o.write(
-        JSON.stringify({
-          event: 'summary',
-          command,
-          out,
-          spec: source,
-          specChanges: changes,
-          openssl: version ?? null,
-          opensslCommands: ran,
-          created: by('create').map((d) => d.unit),
-          reissued: by('reissue').map((d) => ({ name: d.unit, reasons: d.reasons })),
-          unchanged: by('keep').map((d) => d.unit),
-          files,
-          ms: Math.round(ms),
-        }) + '\n',
-      );
-      return;
-    }
-    o.write('\n');
-    if (changes.length) {
-      o.write(`spec changes against the remembered spec (${path.join(opts.out, '.kubepki/spec.json')}):\n`);
-      for (const ch of changes) o.write(`  ${describeChange(ch)}\n`);
-    }
-    if (ran === 0 && files.created.length === 0 && files.replaced.length === 0) {
-      o.write(`${c.green('nothing to do')}: the PKI in ${opts.out} matches ${source}; no openssl command was run, no file changed.\n`);
-      return;
-    }
-    o.write(`${c.bold(`kubepki ${command}`)}: ${sel.steps.length} steps (${ran} openssl commands${version ? `, ${version}` : ''}, ${jobs} job${jobs > 1 ? 's' : ''}) in ${fmtTime(ms)} into ${opts.out}\n`);
-    const line = (label: string, ds: typeof sel.decisions) => {
-      o.write(`  ${label.padEnd(10)} ${String(ds.length).padStart(3)}${ds.length ? ': ' + ds.map((d) => d.unit).join(', ') : ''}\n`);
-      if (label !== 'unchanged') for (const d of ds) for (const r of d.reasons) o.write(c.dim(`               ${d.unit}: ${r}\n`));
-    };
-    line('created', by('create'));
-    line('re-issued', by('reissue'));
-    line('unchanged', by('keep'));
-    o.write(`  files: ${files.created.length} created, ${files.replaced.length} replaced, ${files.unchanged.length} unchanged; manifest: ${path.join(opts.out, 'manifest.json')}\n`);
+    const version = sel.steps.some((s) => s.argv) ? (await binary.ready()).version : undefined;
+    const summary = summarize({ command, out, shownOut: opts.out, source: resolved.source, changes: resolved.changes, sel, version, jobs, ms: performance.now() - t0 }, outcomes, manifestChanged);
+    (opts.json ? writeJsonSummary : writeTextSummary)(o, summary);
   } finally {
     await fsp.rm(tmpRoot, { recursive: true, force: true }).catch(() => undefined);
     await lock.release();

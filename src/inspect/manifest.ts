@@ -2,6 +2,7 @@
 // subject, issuer, serial, SANs and validity. Written only when its content changes, so a re-run
 // on a complete PKI changes nothing.
 import path from 'node:path';
+import { MANIFEST } from '../catalog/names.js';
 import type { Plan } from '../plan/plan.js';
 import { commandLine } from '../render/script.js';
 import { EnvError } from '../errors.js';
@@ -18,8 +19,7 @@ export async function buildManifest(plan: Plan, out: string, source: string, ver
     for (const o of s.outputs) {
       if (seen.has(o.path)) continue;
       seen.add(o.path);
-      // synchronous reads: at the end of a run nothing else is waiting, and a few dozen small
-      // files read directly cost less than their trips through the thread pool
+      // synchronous reads (see readInSync)
       const data = readInSync(out, o.path);
       if (!data) continue;
       const hash = sha256(data);
@@ -48,10 +48,10 @@ export async function buildManifest(plan: Plan, out: string, source: string, ver
 /** Returns what happened to manifest.json, or false when it did not change. */
 export async function writeManifest(plan: Plan, out: string, source: string, version: string, tmpDir: string, known?: KnownCerts): Promise<'created' | 'replaced' | false> {
   const text = JSON.stringify(await buildManifest(plan, out, source, version, known), null, 2) + '\n';
-  const before = await readIn(out, 'manifest.json');
+  const before = await readIn(out, MANIFEST);
   if (before && before.toString('utf8') === text) return false;
   try {
-    await writeAtomic(path.join(out, 'manifest.json'), text, 0o644, tmpDir);
+    await writeAtomic(path.join(out, MANIFEST), text, 0o644, tmpDir);
   } catch (e) {
     throw new EnvError(`cannot write manifest.json in ${out}: ${describeWriteError(e)}`, ['every other file was written and checked; free the space (or fix the permissions) and run the same command again']);
   }

@@ -3,10 +3,11 @@
 // A CA is never replaced: a CA that does not fit the spec is an error that names the way out.
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { paths, SA, type CertRow } from '../catalog/certs.js';
+import { isCert, paths, type CertRow, type KeyPairRow } from '../catalog/certs.js';
+import { REKEY_HINT, checkCert, checkCsr, checkKey, keyWantOf, type Problem } from '../check/rules.js';
+import { checkOf, type KeyRef } from '../check/types.js';
 import { EnvError, UsageError } from '../errors.js';
 import { certSteps, type Plan, type Step } from '../plan/plan.js';
-import { REKEY_HINT, checkCert, checkCsr, checkKey, type Problem } from '../run/checks.js';
 import { readIn, readInSync, STATE_DIR } from '../run/fsutil.js';
 import { readPrivateKey, readPublicKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
@@ -21,8 +22,8 @@ export interface Selection {
   decisions: Decision[];
 }
 
-/** Synchronous: deciding what to do reads every artifact once (most are missing in a new folder),
- *  before anything else can run; direct reads cost less than trips through the thread pool. */
+/** Deciding what to do reads every artifact once, before anything else can run: synchronous
+ *  reads (see readInSync). */
 function text(out: string, rel: string): string | undefined {
   return readInSync(out, rel)?.toString('utf8');
 }
@@ -64,154 +65,157 @@ async function backedUpKeyOf(out: string, keyRel: string, cert: CertInfo): Promi
   return undefined;
 }
 
+/** What a unit's steps check, by kind: the key, the request, the certificate, the public key. */
+function unitChecks(steps: Step[]) {
+  const checks = steps.flatMap((s) => s.checks);
+  return { key: checkOf(checks, 'key')!, csr: checkOf(checks, 'csr'), cert: checkOf(checks, 'cert'), pub: checkOf(checks, 'public-of') };
+}
+
+/** A decision, and which of the unit's steps (by action) carry it out. */
+interface Verdict extends Decision {
+  run: Step['action'][];
+}
+
+const verdict = (unit: string, status: Decision['status'], run: Step['action'][], reasons: string[] = []): Verdict => ({ unit, status, run, reasons });
+
+/** The folder as it stands, read once; what the CAs decided is kept for their leaves. */
+interface Folder {
+  out: string;
+  now: Date;
+  cas: Map<string, CaState>;
+}
+
+/** A key on disk, checked against what the plan asks of it; an unreadable key is never replaced. */
+function readKey(f: Folder, want: KeyRef): { text?: string; key?: KeyInfo; misfit?: Problem } {
+  const keyText = text(f.out, want.file);
+  if (keyText === undefined) return {};
+  const k = checkKey(want.file, keyText, want);
+  if (!k.info) {
+    throw new EnvError(`${want.file} in ${f.out} is not a readable private key`, ['kubepki never overwrites a key it cannot read: restore it from a backup, or move it away to make a new one']);
+  }
+  return { text: keyText, key: k.info, misfit: k.problems[0] };
+}
+
+/** A CA is made when missing and kept when it fits; one that does not fit is an error. */
+function decideCa(f: Folder, row: CertRow, steps: Step[]): { verdict: Verdict; adjusted?: Step } {
+  const p = paths(row);
+  const c = unitChecks(steps);
+  const { key, misfit } = readKey(f, c.key);
+  const crtText = text(f.out, p.crt);
+  if (crtText !== undefined && !key) {
+    throw new EnvError(`${p.crt} exists in ${f.out} but ${p.key} does not`, [
+      `a CA cannot sign without its key, and kubepki never replaces a CA: restore ${p.key}, or move ${p.crt} away to make a new CA (every certificate it signed is then re-issued)`,
+    ]);
+  }
+  if (!key) {
+    f.cas.set(row.id, { fresh: true });
+    return { verdict: verdict(row.id, 'create', ['genrsa', 'ca-cert']) };
+  }
+  if (crtText === undefined) {
+    f.cas.set(row.id, { fresh: true });
+    const sized = misfit?.code === 'key-size';
+    // a CA's key is never replaced: certs.keyBits applies to new keys, this certificate is made from the kept one
+    const crtStep = steps.find((s) => s.action === 'ca-cert')!;
+    const adjusted = sized ? { ...crtStep, checks: crtStep.checks.map((x) => (x.kind === 'cert' ? { ...x, key: { ...x.key, bits: key.bits } } : x)) } : undefined;
+    return {
+      verdict: verdict(row.id, 'create', ['ca-cert'], [`${p.crt} missing; made from the existing ${p.key}${sized ? ` (RSA ${key.bits}: kubepki never replaces a CA's key)` : ''}`]),
+      adjusted,
+    };
+  }
+  const r = checkCert(p.crt, crtText, row, key, undefined, { now: f.now });
+  if (r.problems.length) throw caMisfit(f.out, row, r.problems);
+  f.cas.set(row.id, { cert: r.info, fresh: false });
+  return { verdict: verdict(row.id, 'keep', []) };
+}
+
+/** A leaf is made when missing, re-keyed when its key no longer fits the spec, re-issued when its
+ *  certificate does not fit or its CA is new, and kept otherwise (its request made again if
+ *  needed). A key and certificate that do not belong together are an error, unless an
+ *  interrupted `renew --rekey` explains them. */
+async function decideLeaf(f: Folder, row: CertRow, steps: Step[]): Promise<Verdict> {
+  const p = paths(row);
+  const c = unitChecks(steps);
+  const { key, misfit } = readKey(f, c.key);
+  const crtText = text(f.out, p.crt);
+  const signer = f.cas.get(row.signer!)!;
+  if (key && misfit) {
+    // the spec asks for another key (certs.keyBits changed): a new key and its certificate, as
+    // renew --rekey makes them; the runner backs the old key up before it replaces it
+    const also = crtText === undefined || signer.fresh ? [] : checkCert(p.crt, crtText, row, undefined, signer.cert, { now: f.now }).problems.map(said);
+    return verdict(row.id, 'reissue', ['genrsa', 'csr', 'sign'], [`${p.key} ${misfit.message.replace(REKEY_HINT, '')}: new key (the old one is kept in ${STATE_DIR}/backup/) and certificate`, ...also]);
+  }
+  if (!key) return verdict(row.id, crtText === undefined ? 'create' : 'reissue', ['genrsa', 'csr', 'sign'], crtText === undefined ? [] : [`${p.key} missing`]);
+  if (crtText === undefined) return verdict(row.id, 'create', ['csr', 'sign'], [`${p.crt} missing; kept ${p.key}`]);
+  if (signer.fresh) return verdict(row.id, 'reissue', ['csr', 'sign'], [`${row.signer} is new`]);
+  const r = checkCert(p.crt, crtText, row, key, signer.cert, { now: f.now });
+  const mismatch = r.problems.find((x) => x.code === 'key-mismatch');
+  if (mismatch) {
+    const rekeyed = r.info ? await backedUpKeyOf(f.out, p.key, r.info) : undefined;
+    // a `renew --rekey` was stopped after the new key was in place and before its certificate:
+    // the certificate belongs to the key that run backed up, so the key on disk is the new one
+    if (rekeyed) return verdict(row.id, 'reissue', ['csr', 'sign'], [`${p.key} is the new key of an interrupted renew --rekey (the old key is in ${rekeyed}): certificate re-issued for it`]);
+    throw new EnvError(`${p.key} does not match ${p.crt} in ${f.out}: one of them was replaced`, [
+      `kubepki will not guess which is right: restore the original, or run \`kubepki renew ${row.id} --rekey\` to make a new key and certificate`,
+    ]);
+  }
+  if (r.problems.length) return verdict(row.id, 'reissue', ['csr', 'sign'], r.problems.map(said));
+  const csrText = text(f.out, p.csr);
+  if (csrText === undefined || checkCsr(p.csr, csrText, row, key).length) return verdict(row.id, 'keep', ['csr'], [`${p.csr} ${csrText === undefined ? 'missing' : 'out of date'}: made again`]);
+  return verdict(row.id, 'keep', []);
+}
+
+/** A key pair is made when missing and re-made when its key no longer fits the spec; a public
+ *  half that does not belong to its key is an error (kube-apiserver may already trust it). */
+function decideKeyPair(f: Folder, e: KeyPairRow, steps: Step[]): Verdict {
+  const c = unitChecks(steps);
+  const pubFile = c.pub!.file;
+  const { key, misfit } = readKey(f, c.key);
+  if (!key) return verdict(e.id, 'create', ['genrsa', 'pubout']);
+  const pub = text(f.out, pubFile);
+  let ok = false;
+  try {
+    ok = pub !== undefined && readPublicKey(pub) === key.publicId;
+  } catch {
+    ok = false;
+  }
+  if (!ok && pub !== undefined) {
+    throw new EnvError(`${pubFile} in ${f.out} is not the public half of ${c.key.file}: one of them was replaced`, [
+      `kubepki will not guess which is right: restore the original, or move ${pubFile} away to derive it again from ${c.key.file} (tokens signed with another key are then rejected)`,
+    ]);
+  }
+  if (misfit) {
+    // a new key size: a new pair (the runner backs the old key up)
+    return verdict(e.id, 'reissue', ['genrsa', 'pubout'], [
+      `${c.key.file} ${misfit.message.replace(REKEY_HINT, '')}: new key pair (the old key is kept in ${STATE_DIR}/backup/); service-account tokens signed with the old key are rejected once kube-apiserver has the new ${pubFile}`,
+    ]);
+  }
+  return ok ? verdict(e.id, 'keep', []) : verdict(e.id, 'reissue', ['pubout'], [`${pubFile} ${pub === undefined ? 'missing' : `is not the public half of ${c.key.file}`}`]);
+}
+
+const said = (x: Problem) => `${x.file} ${x.message}`;
+
 /** generate: the steps of the plan that this folder still needs. */
 export async function selectForGenerate(plan: Plan, out: string, now: Date): Promise<Selection> {
   const byUnit = new Map<string, Step[]>();
   for (const s of plan.steps) byUnit.set(s.unit, [...(byUnit.get(s.unit) ?? []), s]);
+  const f: Folder = { out, now, cas: new Map() };
   const want = new Set<string>();
-  /** steps that run with another row than the plan's (a CA certificate made from a kept key of another size) */
+  /** steps that run with other checks than the plan's (a CA certificate made from a kept key of another size) */
   const adjusted = new Map<string, Step>();
   const decisions: Decision[] = [];
-  const cas = new Map<string, CaState>();
-  const pick = (unit: string, actions: Step['action'][]) => {
-    for (const s of byUnit.get(unit) ?? []) if (actions.includes(s.action)) want.add(s.id);
-  };
-
-  for (const row of plan.rows) {
-    const p = paths(row);
-    const keyText = text(out, p.key);
-    const crtText = text(out, p.crt);
-    let key: KeyInfo | undefined;
-    let keyMisfit: Problem | undefined;
-    if (keyText !== undefined) {
-      const k = checkKey(p.key, keyText, row);
-      if (!k.info) {
-        throw new EnvError(`${p.key} in ${out} is not a readable private key`, [
-          'kubepki never overwrites a key it cannot read: restore it from a backup, or move it away to make a new one',
-        ]);
-      }
-      key = k.info;
-      keyMisfit = k.problems[0];
-    }
-    if (row.kind === 'ca') {
-      if (crtText !== undefined && !key) {
-        throw new EnvError(`${p.crt} exists in ${out} but ${p.key} does not`, [
-          `a CA cannot sign without its key, and kubepki never replaces a CA: restore ${p.key}, or move ${p.crt} away to make a new CA (every certificate it signed is then re-issued)`,
-        ]);
-      }
-      if (!key) {
-        pick(row.id, ['genrsa', 'ca-cert']);
-        decisions.push({ unit: row.id, status: 'create', reasons: [] });
-        cas.set(row.id, { fresh: true });
-        continue;
-      }
-      if (crtText === undefined) {
-        pick(row.id, ['ca-cert']);
-        if (keyMisfit?.code === 'key-size') {
-          // a CA's key is never replaced: certs.keyBits applies to new keys, this certificate is made from the kept one
-          for (const st of byUnit.get(row.id) ?? []) if (st.action === 'ca-cert') adjusted.set(st.id, { ...st, row: { ...row, keyBits: key.bits } });
-        }
-        decisions.push({ unit: row.id, status: 'create', reasons: [`${p.crt} missing; made from the existing ${p.key}${keyMisfit?.code === 'key-size' ? ` (RSA ${key.bits}: kubepki never replaces a CA's key)` : ''}`] });
-        cas.set(row.id, { fresh: true });
-        continue;
-      }
-      const c = checkCert(p.crt, crtText, row, key, undefined, { now });
-      if (c.problems.length) throw caMisfit(out, row, c.problems);
-      cas.set(row.id, { cert: c.info, fresh: false });
-      decisions.push({ unit: row.id, status: 'keep', reasons: [] });
-      continue;
-    }
-    // a leaf
-    const signer = cas.get(row.signer!)!;
-    if (key && keyMisfit) {
-      // the spec asks for another key (certs.keyBits changed): a new key and its certificate, as
-      // renew --rekey makes them; the runner backs the old key up before it replaces it
-      pick(row.id, ['genrsa', 'csr', 'sign']);
-      const also = crtText === undefined || signer.fresh ? [] : checkCert(p.crt, crtText, row, undefined, signer.cert, { now }).problems.map((x) => `${x.file} ${x.message}`);
-      decisions.push({ unit: row.id, status: 'reissue', reasons: [`${p.key} ${keyMisfit.message.replace(REKEY_HINT, '')}: new key (the old one is kept in ${STATE_DIR}/backup/) and certificate`, ...also] });
-      continue;
-    }
-    if (!key) {
-      pick(row.id, ['genrsa', 'csr', 'sign']);
-      decisions.push({ unit: row.id, status: crtText === undefined ? 'create' : 'reissue', reasons: crtText === undefined ? [] : [`${p.key} missing`] });
-      continue;
-    }
-    if (crtText === undefined || signer.fresh) {
-      pick(row.id, ['csr', 'sign']);
-      decisions.push({
-        unit: row.id,
-        status: crtText === undefined ? 'create' : 'reissue',
-        reasons: crtText === undefined ? [`${p.crt} missing; kept ${p.key}`] : [`${row.signer} is new`],
-      });
-      continue;
-    }
-    const c = checkCert(p.crt, crtText, row, key, signer.cert, { now });
-    const mismatch = c.problems.find((x) => x.code === 'key-mismatch');
-    const rekeyed = mismatch && c.info ? await backedUpKeyOf(out, p.key, c.info) : undefined;
-    if (rekeyed) {
-      // a `renew --rekey` was stopped after the new key was in place and before its certificate:
-      // the certificate belongs to the key that run backed up, so the key on disk is the new one
-      pick(row.id, ['csr', 'sign']);
-      decisions.push({ unit: row.id, status: 'reissue', reasons: [`${p.key} is the new key of an interrupted renew --rekey (the old key is in ${rekeyed}): certificate re-issued for it`] });
-      continue;
-    }
-    if (mismatch) {
-      throw new EnvError(`${p.key} does not match ${p.crt} in ${out}: one of them was replaced`, [
-        `kubepki will not guess which is right: restore the original, or run \`kubepki renew ${row.id} --rekey\` to make a new key and certificate`,
-      ]);
-    }
-    if (c.problems.length) {
-      pick(row.id, ['csr', 'sign']);
-      decisions.push({ unit: row.id, status: 'reissue', reasons: c.problems.map((x) => `${x.file} ${x.message}`) });
-      continue;
-    }
-    const csrText = text(out, p.csr);
-    if (csrText === undefined || checkCsr(p.csr, csrText, row, key).length) {
-      pick(row.id, ['csr']);
-      decisions.push({ unit: row.id, status: 'keep', reasons: [`${p.csr} ${csrText === undefined ? 'missing' : 'out of date'}: made again`] });
-      continue;
-    }
-    decisions.push({ unit: row.id, status: 'keep', reasons: [] });
+  // certificates first (a leaf's decision depends on its CA's), then the key pairs
+  for (const e of [...plan.rows, ...plan.entries.filter((x) => !isCert(x))]) {
+    const steps = byUnit.get(e.id) ?? [];
+    let v: Verdict;
+    if (e.kind === 'keypair') v = decideKeyPair(f, e, steps);
+    else if (e.kind === 'ca') {
+      const d = decideCa(f, e, steps);
+      if (d.adjusted) adjusted.set(d.adjusted.id, d.adjusted);
+      v = d.verdict;
+    } else v = await decideLeaf(f, e, steps);
+    for (const s of steps) if (v.run.includes(s.action)) want.add(s.id);
+    decisions.push({ unit: v.unit, status: v.status, reasons: v.reasons });
   }
-
-  // the service-account key pair
-  const saKey = text(out, SA.key);
-  if (saKey === undefined) {
-    pick(SA.id, ['genrsa', 'pubout']);
-    decisions.push({ unit: SA.id, status: 'create', reasons: [] });
-  } else {
-    const checked = checkKey(SA.key, saKey, { keyBits: plan.spec.certs.keyBits });
-    if (!checked.info) {
-      throw new EnvError(`${SA.key} in ${out} is not a readable private key`, ['kubepki never overwrites a key it cannot read: restore it, or move it away to make a new one']);
-    }
-    const k = checked.info;
-    const pub = text(out, SA.pub);
-    let ok = false;
-    try {
-      ok = pub !== undefined && readPublicKey(pub) === k.publicId;
-    } catch {
-      ok = false;
-    }
-    if (!ok && pub !== undefined) {
-      // kube-apiserver may already trust this sa.pub: never overwrite it on a guess
-      throw new EnvError(`${SA.pub} in ${out} is not the public half of ${SA.key}: one of them was replaced`, [
-        `kubepki will not guess which is right: restore the original, or move ${SA.pub} away to derive it again from ${SA.key} (tokens signed with another key are then rejected)`,
-      ]);
-    }
-    if (checked.problems.length) {
-      // a new key size: a new pair (the runner backs the old sa.key up)
-      pick(SA.id, ['genrsa', 'pubout']);
-      decisions.push({
-        unit: SA.id,
-        status: 'reissue',
-        reasons: [`${SA.key} ${checked.problems[0].message.replace(REKEY_HINT, '')}: new key pair (the old key is kept in ${STATE_DIR}/backup/); service-account tokens signed with the old key are rejected once kube-apiserver has the new ${SA.pub}`],
-      });
-    } else {
-      if (!ok) pick(SA.id, ['pubout']);
-      decisions.push({ unit: SA.id, status: ok ? 'keep' : 'reissue', reasons: ok ? [] : [`${SA.pub} ${pub === undefined ? 'missing' : `is not the public half of ${SA.key}`}`] });
-    }
-  }
-
   // files kubepki writes itself (configs, kubeconfigs, flags) always run: they compare and skip
   const steps = plan.steps.filter((s) => want.has(s.id) || !s.argv).map((s) => adjusted.get(s.id) ?? s);
   return { steps, decisions };
@@ -242,7 +246,7 @@ export async function selectForRenew(plan: Plan, out: string, ids: string[], opt
       if (t === undefined) throw new EnvError(`${f} is missing in ${out}: renew needs the existing CA`, ['run `kubepki generate` to complete the PKI first']);
     }
     // the same CA checks as generate: a CA that does not fit is never used to sign
-    const k = checkKey(p.key, keyText!, ca);
+    const k = checkKey(p.key, keyText!, keyWantOf(ca));
     if (!k.info) throw new EnvError(`${p.key} in ${out} is not a readable private key`, ['restore the CA key from a backup: renew needs the existing CA']);
     const c = checkCert(p.crt, crtText!, ca, k.info, undefined, { now: new Date() });
     if (c.problems.length) throw caMisfit(out, ca, c.problems);
@@ -253,7 +257,7 @@ export async function selectForRenew(plan: Plan, out: string, ids: string[], opt
     : chosen.flatMap((row) => {
         const p = paths(row);
         const k = text(out, p.key);
-        return k === undefined ? [] : checkKey(p.key, k, row).problems.map((x) => `${x.file} ${x.message.replace(REKEY_HINT, '')}`);
+        return k === undefined ? [] : checkKey(p.key, k, keyWantOf(row)).problems.map((x) => `${x.file} ${x.message.replace(REKEY_HINT, '')}`);
       });
   if (misfits.length) {
     throw new EnvError(`renew keeps the keys, but ${misfits.length === 1 ? 'one does' : `${misfits.length} do`} not fit the spec: ${misfits[0]}`, [

@@ -4,7 +4,7 @@
 //
 // Not execa: what kubepki needs of it (start failures, output collection, exit codes, signals)
 // fits in this function, without its start-up and per-spawn cost while openssl holds the CPUs
-// (measured in docs/performance.md).
+// (docs/performance.md).
 import { spawn as cpSpawn } from 'node:child_process';
 import { EnvError } from '../errors.js';
 
@@ -21,7 +21,7 @@ export interface OpensslResult {
 }
 
 /** What the preflight learnt: the binary, its version ("OpenSSL 3.5.9") and that version's
- *  numbers, which decide what some commands write (see bareForm in run/checks.ts). */
+ *  numbers, which decide what some commands write (see bareForm in check/rules.ts). */
 export interface Openssl {
   binary: string;
   version: string;

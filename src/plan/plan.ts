@@ -1,12 +1,13 @@
 // spec + catalogue -> ordered steps. Pure data: `generate` executes these steps, `plan` prints them,
-// so what is printed is what runs.
-import { CLIENT_CNF, MASTER_CNF, SA, certRows, paths, serialPath, type CertRow } from '../catalog/certs.js';
+// so what is printed is what runs. Each step carries the checks its outputs must pass.
+import { catalogue, CLIENT_CNF, isCert, MASTER_CNF, paths, serialPath, subjOf, type CertRow, type Entry, type KeyPairRow } from '../catalog/certs.js';
+import { keyWantOf } from '../check/rules.js';
+import type { Check, KeyRef } from '../check/types.js';
 import { flagFiles } from '../catalog/flags.js';
 import { kubeconfigRows } from '../catalog/kubeconfigs.js';
 import { renderConfigs } from '../render/cnf.js';
 import { renderFlagFile } from '../render/flags.js';
-import { kubeconfigEmbeds, kubeconfigTemplate, type KubeconfigTemplate } from '../render/kubeconfig.js';
-import { escapeSubjValue } from '../x509/der.js';
+import { kubeconfigDoc, kubeconfigEmbeds, type KubeconfigDoc } from '../render/kubeconfig.js';
 import type { Spec } from '../spec/schema.js';
 
 export type OutputType = 'key' | 'csr' | 'cert' | 'serial' | 'pub' | 'text';
@@ -25,28 +26,27 @@ export interface Step {
   /** the catalogue entry it belongs to (a certificate id, 'sa', or the file it writes) */
   unit: string;
   action: Action;
-  /** openssl arguments (the binary itself is not included) */
+  /** openssl arguments (the binary itself is not included), run in the PKI folder */
   argv?: string[];
   /** config / flags: the file's text */
   content?: string;
-  kubeconfig?: KubeconfigTemplate;
+  kubeconfig?: KubeconfigDoc;
   /** OUT-relative files the step reads. A serial file is read only if it exists. */
   reads: string[];
   /** everything the step writes, checked and then moved into place */
   outputs: Output[];
+  /** what each output must be: evaluated before the outputs are moved into place */
+  checks: Check[];
   row?: CertRow;
   title: string;
 }
 
 export interface Plan {
   spec: Spec;
+  /** the certificates (plan.entries without the key pairs) */
   rows: CertRow[];
+  entries: Entry[];
   steps: Step[];
-}
-
-/** -subj "/CN=…/O=…": every value escaped so that no spec value can add an RDN. */
-export function subjOf(row: { cn: string; o: string[] }): string {
-  return `/CN=${escapeSubjValue(row.cn)}` + row.o.map((o) => `/O=${escapeSubjValue(o)}`).join('');
 }
 
 export interface PlanOptions {
@@ -54,23 +54,29 @@ export interface PlanOptions {
   days?: number;
 }
 
-export function certSteps(row: CertRow, signer: CertRow | undefined, opts: PlanOptions = {}): Step[] {
-  const p = paths(row);
-  const days = String(opts.days ?? row.days);
-  const key: Step = {
-    id: `${row.id}:key`,
-    unit: row.id,
+const keyStep = (e: Entry, title: string): Step => {
+  const p = paths(e);
+  return {
+    id: `${e.id}:key`,
+    unit: e.id,
     action: 'genrsa',
-    argv: ['genrsa', '-out', p.key, String(row.keyBits)],
+    argv: ['genrsa', '-out', p.key, String(e.keyBits)],
     reads: [],
     outputs: [{ path: p.key, type: 'key', mode: 0o600 }],
-    row,
-    title: `${row.id}: private key`,
+    checks: [{ kind: 'key', file: p.key, ...keyWantOf(e) }],
+    row: isCert(e) ? e : undefined,
+    title,
   };
+};
+
+export function certSteps(row: CertRow, signer: CertRow | undefined, opts: PlanOptions = {}): Step[] {
+  const p = paths(row);
+  const key: KeyRef = { file: p.key, ...keyWantOf(row) };
+  const days = opts.days ?? row.days;
   if (row.kind === 'ca') {
     const cnf = row.ext ? ['-config', row.ext.file, '-extensions', row.ext.section] : [];
     return [
-      key,
+      keyStep(row, `${row.id}: private key`),
       {
         id: `${row.id}:crt`,
         unit: row.id,
@@ -78,6 +84,7 @@ export function certSteps(row: CertRow, signer: CertRow | undefined, opts: PlanO
         argv: ['req', '-x509', '-new', '-nodes', '-key', p.key, '-subj', subjOf(row), '-days', String(row.days), ...cnf, '-out', p.crt],
         reads: [p.key, ...(row.ext ? [row.ext.file] : [])],
         outputs: [{ path: p.crt, type: 'cert', mode: 0o644 }],
+        checks: [{ kind: 'cert', file: p.crt, row: row.id, key, days: row.days }],
         row,
         title: `${row.id}: self-signed CA certificate`,
       },
@@ -85,9 +92,10 @@ export function certSteps(row: CertRow, signer: CertRow | undefined, opts: PlanO
   }
   if (!signer) throw new Error(`internal: ${row.id} has no signer`);
   const ca = paths(signer);
+  const srl = serialPath(signer);
   const ext = row.ext;
   return [
-    key,
+    keyStep(row, `${row.id}: private key`),
     {
       id: `${row.id}:csr`,
       unit: row.id,
@@ -95,6 +103,7 @@ export function certSteps(row: CertRow, signer: CertRow | undefined, opts: PlanO
       argv: ['req', '-new', '-key', p.key, '-subj', subjOf(row), ...(ext?.forCsr ? ['-config', ext.file] : []), '-out', p.csr],
       reads: [p.key, ...(ext?.forCsr ? [ext.file] : [])],
       outputs: [{ path: p.csr, type: 'csr', mode: 0o644 }],
+      checks: [{ kind: 'csr', file: p.csr, row: row.id, key }],
       row,
       title: `${row.id}: certificate signing request`,
     },
@@ -103,14 +112,18 @@ export function certSteps(row: CertRow, signer: CertRow | undefined, opts: PlanO
       unit: row.id,
       action: 'sign',
       argv: [
-        'x509', '-req', '-in', p.csr, '-CA', ca.crt, '-CAkey', ca.key, '-CAcreateserial', '-days', days,
+        'x509', '-req', '-in', p.csr, '-CA', ca.crt, '-CAkey', ca.key, '-CAcreateserial', '-days', String(days),
         ...(ext ? ['-extensions', ext.section, '-extfile', ext.file] : []),
         '-out', p.crt,
       ],
-      reads: [p.csr, p.key, ca.crt, ca.key, serialPath(signer), ...(ext ? [ext.file] : [])],
+      reads: [p.csr, p.key, ca.crt, ca.key, srl, ...(ext ? [ext.file] : [])],
       outputs: [
-        { path: serialPath(signer), type: 'serial', mode: 0o644 },
+        { path: srl, type: 'serial', mode: 0o644 },
         { path: p.crt, type: 'cert', mode: 0o644 },
+      ],
+      checks: [
+        { kind: 'cert', file: p.crt, row: row.id, key, signer: ca.crt, days },
+        { kind: 'serial', file: srl, cert: p.crt },
       ],
       row,
       title: `${row.id}: sign with ${signer.id}`,
@@ -118,87 +131,79 @@ export function certSteps(row: CertRow, signer: CertRow | undefined, opts: PlanO
   ];
 }
 
-export function saSteps(spec: Spec): Step[] {
+export function keyPairSteps(e: KeyPairRow): Step[] {
+  const p = paths(e);
   return [
+    keyStep(e, `${e.id}: service-account signing key`),
     {
-      id: 'sa:key',
-      unit: SA.id,
-      action: 'genrsa',
-      argv: ['genrsa', '-out', SA.key, String(spec.certs.keyBits)],
-      reads: [],
-      outputs: [{ path: SA.key, type: 'key', mode: 0o600 }],
-      title: 'sa: service-account signing key',
-    },
-    {
-      id: 'sa:pub',
-      unit: SA.id,
+      id: `${e.id}:pub`,
+      unit: e.id,
       action: 'pubout',
-      argv: ['rsa', '-in', SA.key, '-pubout', '-out', SA.pub],
-      reads: [SA.key],
-      outputs: [{ path: SA.pub, type: 'pub', mode: 0o644 }],
-      title: 'sa: public key for kube-apiserver',
+      argv: ['rsa', '-in', p.key, '-pubout', '-out', p.pub],
+      reads: [p.key],
+      outputs: [{ path: p.pub, type: 'pub', mode: 0o644 }],
+      checks: [{ kind: 'public-of', file: p.pub, key: p.key }],
+      title: `${e.id}: public key for kube-apiserver`,
     },
   ];
 }
 
+const configTitle = (r: string, caConfigs: Set<string>) =>
+  caConfigs.has(r)
+    ? `${r}: the CA's extensions (basicConstraints critical CA:TRUE, key identifiers)`
+    : r === MASTER_CNF
+      ? `${r}: x509 v3 extensions and SANs of server.crt`
+      : r === CLIENT_CNF
+        ? `${r}: client certificate extensions`
+        : `${r}: extensions and SANs`;
+
+const fileStep = (action: 'config' | 'flags', file: string, content: string, title: string): Step => ({
+  id: `${action}:${file}`,
+  unit: file,
+  action,
+  content,
+  reads: [],
+  outputs: [{ path: file, type: 'text', mode: 0o644 }],
+  checks: [{ kind: 'written', file }],
+  title,
+});
+
 export function buildPlan(spec: Spec): Plan {
-  const rows = certRows(spec);
+  const entries = catalogue(spec);
+  const rows = entries.filter(isCert);
   const byId = new Map(rows.map((r) => [r.id, r]));
   const configs = renderConfigs(rows);
   const steps: Step[] = [];
   const written = new Set<string>();
   const caConfigs = new Set(rows.flatMap((r) => (r.kind === 'ca' && r.ext ? [r.ext.file] : [])));
-  for (const row of rows) {
-    const cs = certSteps(row, row.signer ? byId.get(row.signer) : undefined);
-    for (const s of cs) {
+  for (const e of entries) {
+    const es = isCert(e) ? certSteps(e, e.signer ? byId.get(e.signer) : undefined) : keyPairSteps(e);
+    for (const s of es) {
       // a config file is written just before the first step that reads it
       for (const r of s.reads) {
         if (configs.has(r) && !written.has(r)) {
           written.add(r);
-          steps.push({
-            id: `config:${r}`,
-            unit: r,
-            action: 'config',
-            content: configs.get(r)!,
-            reads: [],
-            outputs: [{ path: r, type: 'text', mode: 0o644 }],
-            title: caConfigs.has(r) ? `${r}: the CA's extensions (basicConstraints critical CA:TRUE, key identifiers)` : r === MASTER_CNF ? `${r}: x509 v3 extensions and SANs of server.crt` : r === CLIENT_CNF ? `${r}: client certificate extensions` : `${r}: extensions and SANs`,
-          });
+          steps.push(fileStep('config', r, configs.get(r)!, configTitle(r, caConfigs)));
         }
       }
       steps.push(s);
     }
-    if (row.id === 'apiserver') steps.push(...saSteps(spec));
   }
   for (const k of kubeconfigRows(rows)) {
     steps.push({
       id: `kubeconfig:${k.name}`,
       unit: k.path,
       action: 'kubeconfig',
-      // rendered when read (by the runner when the step runs, by plan when it prints): with a
-      // thousand nodes the plan does not hold a thousand rendered kubeconfigs for the whole run,
-      // and generate's first openssl process does not wait for them
-      get kubeconfig() {
-        return kubeconfigTemplate(spec, k);
-      },
+      kubeconfig: kubeconfigDoc(spec, k),
       reads: [...new Set(kubeconfigEmbeds(spec, k))],
       outputs: [{ path: k.path, type: 'text', mode: spec.kubeconfig.embedCerts ? 0o600 : 0o644 }],
+      checks: [{ kind: 'kubeconfig', file: k.path }],
       row: k.cert,
       title: `${k.path}: ${k.cert.cn}`,
     });
   }
-  for (const f of flagFiles(spec)) {
-    steps.push({
-      id: `flags:${f.path}`,
-      unit: f.path,
-      action: 'flags',
-      content: renderFlagFile(spec, f),
-      reads: [],
-      outputs: [{ path: f.path, type: 'text', mode: 0o644 }],
-      title: `${f.path}: ${f.variable} for ${f.hostFile}`,
-    });
-  }
-  return { spec, rows, steps };
+  for (const f of flagFiles(spec)) steps.push(fileStep('flags', f.path, renderFlagFile(spec, f), `${f.path}: ${f.variable} for ${f.hostFile}`));
+  return { spec, rows, entries, steps };
 }
 
 /** Dependencies that keep the plan's meaning when steps run at once: a step waits for the last
@@ -231,3 +236,5 @@ export function dependencies(steps: Step[]): number[][] {
     return [...deps].sort((a, b) => a - b);
   });
 }
+
+export { subjOf };

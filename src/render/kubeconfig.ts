@@ -1,14 +1,15 @@
 // Kubeconfig YAML, written by kubepki itself (never by shelling out to kubectl).
 // Rendered once as a template whose file references are placeholders; generate fills them with
 // base64 of the files, plan with `$(openssl base64 -A -in FILE)` inside an unquoted here-document.
-import { paths } from '../catalog/certs.js';
+import { CA, paths } from '../catalog/names.js';
 import type { KubeconfigRow } from '../catalog/kubeconfigs.js';
+import { hostOf, onHost } from '../spec/derive.js';
 import type { Spec } from '../spec/schema.js';
 
 let yaml: typeof import('yaml') | undefined;
 /** The YAML library, imported on first need instead of with this module. A kubeconfig whose
  *  values are all plain scalars is written without it (see emitPlain); the library is needed
- *  for the others (kubeconfigTemplate returns undefined until it is loaded). */
+ *  for the others (withYaml loads it when one of them needs it). */
 export async function loadYaml(): Promise<void> {
   if (yaml) return;
   // yaml is CommonJS: bundled, its exports are the namespace's default; under node, named ones
@@ -17,7 +18,7 @@ export async function loadYaml(): Promise<void> {
 }
 
 /** A kubeconfig document: mappings of strings, mappings, and sequences of mappings. */
-interface YamlMap {
+export interface YamlMap {
   [key: string]: string | YamlMap | YamlMap[];
 }
 
@@ -60,38 +61,44 @@ function emit(doc: YamlMap, indent: string, lines: string[]): boolean {
   return true;
 }
 
-export interface KubeconfigTemplate {
-  text: string;
-  /** placeholder -> OUT-relative file whose base64 replaces it */
-  embeds: Map<string, string>;
+/** A kubeconfig as plain data: the document, whose embedded files are placeholders, and the file
+ *  each placeholder stands for. The plan holds this; its text is rendered when it is written. */
+export interface KubeconfigDoc {
+  doc: YamlMap;
+  /** [placeholder, OUT-relative file whose base64 replaces it] */
+  embeds: [string, string][];
   /** embeds a private key: mode 0600 */
   secret: boolean;
 }
 
+export interface KubeconfigTemplate {
+  text: string;
+  /** placeholder -> OUT-relative file whose base64 replaces it */
+  embeds: Map<string, string>;
+  secret: boolean;
+}
+
 export function apiserverUrl(spec: Spec): string {
-  const ip = spec.master.ip.includes(':') ? `[${spec.master.ip}]` : spec.master.ip;
-  return `https://${ip}:${spec.master.securePort}`;
+  return `https://${hostOf(spec.master.ip)}:${spec.master.securePort}`;
 }
 
 /** The files a kubeconfig embeds, in placeholder order: CA, certificate, key (none when it names
- *  files under install.dir). The plan's dependencies come from this without rendering. */
+ *  files under install.dir). The plan's dependencies come from this. */
 export function kubeconfigEmbeds(spec: Spec, row: KubeconfigRow): string[] {
   const p = paths(row.cert);
-  return spec.kubeconfig.embedCerts ? ['ca.crt', p.crt, p.key] : [];
+  return spec.kubeconfig.embedCerts ? [paths(CA).crt, p.crt, p.key] : [];
 }
 
-/** undefined when a value needs quoting and the YAML library is not loaded yet: await loadYaml()
- *  and ask again. */
-export function kubeconfigTemplate(spec: Spec, row: KubeconfigRow): KubeconfigTemplate | undefined {
+export function kubeconfigDoc(spec: Spec, row: KubeconfigRow): KubeconfigDoc {
   const p = paths(row.cert);
   const [caFile, crtFile, keyFile] = kubeconfigEmbeds(spec, row);
-  const embeds = new Map<string, string>();
+  const embeds: [string, string][] = [];
   const embed = (file: string) => {
-    const ph = `KUBEPKIEMBED${embeds.size}X`;
-    embeds.set(ph, file);
+    const ph = `KUBEPKIEMBED${embeds.length}X`;
+    embeds.push([ph, file]);
     return ph;
   };
-  const host = (rel: string) => `${spec.install.dir.replace(/\/+$/, '')}/${rel}`;
+  const host = (rel: string) => onHost(spec, rel);
   const e = spec.kubeconfig.embedCerts;
   const cluster = spec.cluster.name;
   const user = row.cert.cn;
@@ -102,7 +109,7 @@ export function kubeconfigTemplate(spec: Spec, row: KubeconfigRow): KubeconfigTe
     clusters: [
       {
         name: cluster,
-        cluster: { ...(e ? { 'certificate-authority-data': embed(caFile) } : { 'certificate-authority': host('ca.crt') }), server: apiserverUrl(spec) },
+        cluster: { ...(e ? { 'certificate-authority-data': embed(caFile) } : { 'certificate-authority': host(paths(CA).crt) }), server: apiserverUrl(spec) },
       },
     ],
     users: [
@@ -117,8 +124,26 @@ export function kubeconfigTemplate(spec: Spec, row: KubeconfigRow): KubeconfigTe
     'current-context': context,
     preferences: {},
   };
-  const text = emitPlain(doc) ?? yaml?.stringify(doc, { lineWidth: 0 });
-  return text === undefined ? undefined : { text, embeds, secret: e };
+  return { doc, embeds, secret: e };
+}
+
+/** The template's text: without the YAML library when every value is a plain scalar; undefined
+ *  when a value needs quoting and the library is not loaded yet (see withYaml). */
+export function renderKubeconfig(k: KubeconfigDoc): KubeconfigTemplate | undefined {
+  const text = emitPlain(k.doc) ?? yaml?.stringify(k.doc, { lineWidth: 0 });
+  return text === undefined ? undefined : { text, embeds: new Map(k.embeds), secret: k.secret };
+}
+
+/** Loads the YAML library if one of these kubeconfigs needs it; renderKubeconfig then renders each. */
+export async function withYaml(docs: Iterable<KubeconfigDoc>): Promise<void> {
+  if (yaml) return;
+  for (const k of docs) {
+    if (emitPlain(k.doc) === undefined) return loadYaml();
+  }
+}
+
+export function kubeconfigTemplate(spec: Spec, row: KubeconfigRow): KubeconfigTemplate | undefined {
+  return renderKubeconfig(kubeconfigDoc(spec, row));
 }
 
 /** The kubeconfig as generate writes it: placeholders replaced by base64 of the files' bytes. */

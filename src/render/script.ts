@@ -1,7 +1,8 @@
 // The plan as a POSIX sh script: the same openssl argv, the same rendered files, one valid
 // sequential order (the order `generate --jobs 1` runs).
-import { paths } from '../catalog/certs.js';
+import { paths } from '../catalog/names.js';
 import type { Plan, Step } from '../plan/plan.js';
+import { renderKubeconfig } from './kubeconfig.js';
 
 const SAFE = /^[A-Za-z0-9_./:=,@%+-]+$/;
 
@@ -30,7 +31,7 @@ function stepLines(step: Step): string[] {
     case 'flags':
       return hereDoc(step.outputs[0].path, step.content!);
     case 'kubeconfig': {
-      const t = step.kubeconfig!;
+      const t = renderKubeconfig(step.kubeconfig!)!;
       // Each embed is read into a variable first: a failed command substitution in an assignment
       // stops `set -e`, one inside a here-document does not (the file would be written without it).
       // The unquoted here-document then expands only those variables; everything else is escaped.
@@ -53,6 +54,8 @@ function stepLines(step: Step): string[] {
   }
 }
 
+/** The plan as a script; its kubeconfigs are rendered, so the YAML library must be loaded if one
+ *  needs it (withYaml). */
 export function renderScript(plan: Plan, source: string, version: string): string {
   // every level of every folder, parents first: mkdir -m sets the mode of the folders it names
   // only, and generate makes each one 0755

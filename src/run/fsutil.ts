@@ -38,8 +38,10 @@ export async function readIn(out: string, rel: string): Promise<Buffer | undefin
   }
 }
 
-/** readIn without the round trips through the thread pool (four per file): for the runner's
- *  checks, a few small files per step, read while openssl processes hold the CPUs. */
+/** readIn without the round trips through the thread pool (four per file). kubepki's small file
+ *  operations (checks, staging, promotion, the folder's state) are synchronous for this reason:
+ *  while openssl processes hold the CPUs, each trip through the pool waits for a core, and the
+ *  next step of a chain waits for it. */
 export function readInSync(out: string, rel: string): Buffer | undefined {
   let fd: number | undefined;
   try {
@@ -113,22 +115,31 @@ export function pseudoFileSystem(dir: string): string | undefined {
 
 /** Creates every missing folder of base/rel, one mkdir per component (never node's recursive
  *  mkdir, which loops for ever on a file system that answers ENOENT for a folder that exists).
- *  A component that appears meanwhile is fine if it is a folder. */
-export function makeDirs(base: string, rel: string, mode: number): void {
+ *  A component that appears meanwhile is fine if it is a folder. Inside a PKI folder (`inPki`),
+ *  a symlink or a file on the way is an EnvError that names it; elsewhere the raw EEXIST. */
+export function makeDirs(base: string, rel: string, mode: number, inPki = false): void {
   let cur = base;
   for (const part of path.normalize(rel).split(path.sep).filter((p) => p && p !== '.')) {
     cur = path.join(cur, part);
     try {
       mkdirSync(cur, { mode });
+      continue;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !lstatSync(cur).isDirectory()) throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const st = lstatSync(cur);
+      if (st.isDirectory()) continue;
+      if (!inPki) throw e;
+      const where = `${path.relative(base, cur)} in ${base}`;
+      throw new EnvError(st.isSymbolicLink() ? `${where} is a symlink; kubepki does not write through symlinks` : `${where} is a file where a folder belongs`);
     }
   }
 }
 
+/** The folders of an output inside OUT (0755), refusing a symlink or a file on the way. */
+export const ensureDir = (out: string, relDir: string): void => makeDirs(out, relDir, 0o755, true);
+
 /** --out must be a real folder we can write (created if missing); never a file or a symlink, nor
- *  on a pseudo file system. Synchronous calls: a few tiny ones before the first openssl process
- *  can start. */
+ *  on a pseudo file system. */
 export function prepareOut(out: string, create: boolean): void {
   const pseudo = pseudoFileSystem(out);
   if (pseudo) throw new EnvError(`--out ${out} is on ${pseudo}, a pseudo file system of the kernel, not a disk`, [create ? 'pass a folder on a real file system (it is created if missing)' : 'pass the folder that holds the PKI']);
@@ -164,25 +175,6 @@ export function prepareOut(out: string, create: boolean): void {
     } catch {
       throw new EnvError(`--out ${out} is not writable by this user (uid ${process.getuid?.() ?? '?'})`, ['fix its ownership or mode, or pass another folder']);
     }
-  }
-}
-
-/** Creates OUT/relDir folder by folder (0755), refusing a symlink or a file on the way. Synchronous:
- *  a few tiny calls, made by the runner between openssl processes. */
-export function ensureDir(out: string, relDir: string): void {
-  if (!relDir || relDir === '.') return;
-  let cur = out;
-  for (const part of relDir.split('/')) {
-    cur = path.join(cur, part);
-    const st = lstatSync(cur, { throwIfNoEntry: false });
-    if (!st) {
-      try {
-        mkdirSync(cur, { mode: 0o755 });
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-    } else if (st.isSymbolicLink()) throw new EnvError(`${path.relative(out, cur)} in ${out} is a symlink; kubepki does not write through symlinks`);
-    else if (!st.isDirectory()) throw new EnvError(`${path.relative(out, cur)} in ${out} is a file where a folder belongs`);
   }
 }
 

@@ -43,3 +43,13 @@ export function appendUnique(base: Sans, extras: string[]): Sans {
   }
   return { dns, ip };
 }
+
+/** Where an OUT-relative file lives on the cluster's hosts: install.dir + '/' + rel. */
+export function onHost(spec: Spec, rel: string): string {
+  return `${spec.install.dir.replace(/\/+$/, '')}/${rel}`;
+}
+
+/** An address as the host part of a URL or host:port: IPv6 in brackets, in its canonical form. */
+export function hostOf(ip: string): string {
+  return ipVersion(ip) === 6 ? `[${canonicalIp(ip)}]` : ip;
+}

@@ -5,6 +5,7 @@
 // the documented master's address.
 import { isDeepStrictEqual } from 'node:util';
 import path from 'node:path';
+import { APISERVER, CA, MANIFEST, paths, SA } from '../catalog/names.js';
 import { EnvError, SpecError, UsageError } from '../errors.js';
 import { describeWriteError, makeDirs, readInSync, STATE_DIR, writeAtomic } from '../run/fsutil.js';
 import { DEFAULT_SOURCE, DEFAULT_SPEC } from './default.js';
@@ -15,7 +16,7 @@ import type { Spec } from './schema.js';
 export const REMEMBERED = `${STATE_DIR}/spec.json`;
 
 /** Files that only a PKI folder holds: with one of them, the folder is not new. */
-const PKI_MARKERS = ['ca.key', 'ca.crt', 'server.key', 'server.crt', 'sa.key', 'manifest.json'];
+const PKI_MARKERS = [paths(CA).key, paths(CA).crt, paths(APISERVER).key, paths(APISERVER).crt, paths(SA).key, MANIFEST];
 
 export interface SpecChange {
   /** the spec path, e.g. master.extraSANs */
@@ -78,7 +79,7 @@ async function readRemembered(out: string, shown: string): Promise<RememberedDoc
 /** What manifest.json says made OUT (kubepki before remembered specs recorded only that name). */
 function manifestSource(out: string): string | undefined {
   try {
-    const m = JSON.parse(readInSync(out, 'manifest.json')?.toString('utf8') ?? 'null') as { spec?: unknown } | null;
+    const m = JSON.parse(readInSync(out, MANIFEST)?.toString('utf8') ?? 'null') as { spec?: unknown } | null;
     return typeof m?.spec === 'string' ? m.spec : undefined;
   } catch {
     return undefined;
@@ -146,7 +147,7 @@ export async function resolveSpec(file: string | undefined, out: string, shown: 
   if (made === DEFAULT_SOURCE) {
     // a PKI from a kubepki that recorded only the spec's name: the embedded default is the spec that made it
     const { spec, source } = await loadSpec(undefined);
-    return { spec, source, origin: source, notes: [`using the ${DEFAULT_SOURCE}: ${path.join(shown, 'manifest.json')} says it made this PKI (there is no ${rememberedFile} yet)`], changes: [] };
+    return { spec, source, origin: source, notes: [`using the ${DEFAULT_SOURCE}: ${path.join(shown, MANIFEST)} says it made this PKI (there is no ${rememberedFile} yet)`], changes: [] };
   }
   throw new UsageError(
     `${shown} holds a PKI (${markers.join(', ')}) but remembers no spec (no ${rememberedFile})${made ? `; its manifest.json says it was made from ${made}` : ''}: kubepki will not assume the embedded default spec for it`,

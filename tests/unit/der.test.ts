@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { certRows, type CertRow } from '../../src/catalog/certs.js';
-import { bareForm, checkCert, checkCsr, checkKey, checkSerial, type BareForm } from '../../src/run/checks.js';
+import { bareForm, checkCert, checkCsr, checkKey, checkSerial, type BareForm } from '../../src/check/rules.js';
 import { defaultSpec, parseSpecText } from '../../src/spec/load.js';
 import { nameToSubj } from '../../src/x509/der.js';
 import { readCertificate, readCsr, readPrivateKey } from '../../src/x509/inspect.js';
@@ -132,9 +132,9 @@ describe('checks', () => {
     expect(checkCert('admin.crt', f('admin.crt'), row('admin'), leafKey, ca, { now, freshDays: 5000 }).problems.map((p) => p.code)).toEqual(['validity']);
   });
   test('keys, CSRs and serials', () => {
-    expect(checkKey('k', f('test-only-leaf.key'), { keyBits: 2048 }).problems).toEqual([]);
-    expect(checkKey('k', f('test-only-leaf.key'), { keyBits: 4096 }).problems.map((p) => p.code)).toEqual(['key-size']);
-    expect(checkKey('k', 'garbage', { keyBits: 2048 }).problems.map((p) => p.code)).toEqual(['unparsable']);
+    expect(checkKey('k', f('test-only-leaf.key'), { algorithm: 'rsa', bits: 2048 }).problems).toEqual([]);
+    expect(checkKey('k', f('test-only-leaf.key'), { algorithm: 'rsa', bits: 4096 }).problems.map((p) => p.code)).toEqual(['key-size']);
+    expect(checkKey('k', 'garbage', { algorithm: 'rsa', bits: 2048 }).problems.map((p) => p.code)).toEqual(['unparsable']);
     expect(checkCsr('server.csr', f('server.csr'), row('apiserver'), leafKey)).toEqual([]);
     expect(checkCsr('server.csr', f('server.csr'), row('apiserver'), caKey).map((p) => p.code)).toEqual(['key-mismatch']);
     const c = readCertificate(f('admin.crt'));

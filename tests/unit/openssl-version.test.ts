@@ -1,7 +1,7 @@
 // The preflight's reading of `openssl version`: which binaries kubepki accepts, and which version
 // decides what a bare signing writes. Pure: the lines are the ones these binaries print.
 import { parseVersionLine } from '../../src/openssl/exec.js';
-import { bareForm } from '../../src/run/checks.js';
+import { bareForm } from '../../src/check/rules.js';
 
 test.each([
   ['OpenSSL 3.0.19 27 Jan 2026 (Library: OpenSSL 3.0.19 27 Jan 2026)', 'OpenSSL 3.0.19', [3, 0, 19], 'v1'],

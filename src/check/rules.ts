@@ -1,8 +1,7 @@
 // What a key, a CSR and a certificate must be, for one catalogue row. The same functions check
 // each step's outputs (generate, renew) and every file on disk (verify, incremental generate).
 // In-process (node:crypto + the DER reader): no openssl spawn.
-import type { CertRow } from '../catalog/certs.js';
-import { subjOf } from '../plan/plan.js';
+import { subjOf, type CertRow } from '../catalog/certs.js';
 import { nameToSubj, OID } from '../x509/der.js';
 import { publicId, readCertificate, readCsr, readPrivateKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
@@ -20,7 +19,15 @@ const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.l
 /** What a key-size problem adds for verify's reader; generate and renew, which act on it, leave it out. */
 export const REKEY_HINT = ' (renew --rekey makes a new key)';
 
-export function checkKey(file: string, pem: string, row: { keyBits: number }): { info?: KeyInfo; problems: Problem[] } {
+/** What a private key must be. */
+export interface KeyWant {
+  algorithm: 'rsa';
+  bits: number;
+}
+
+export const keyWantOf = (entry: { keyBits: number }): KeyWant => ({ algorithm: 'rsa', bits: entry.keyBits });
+
+export function checkKey(file: string, pem: string, want: KeyWant): { info?: KeyInfo; problems: Problem[] } {
   let info: KeyInfo;
   try {
     info = readPrivateKey(pem);
@@ -29,7 +36,7 @@ export function checkKey(file: string, pem: string, row: { keyBits: number }): {
   }
   const problems: Problem[] = [];
   if (info.type !== 'rsa') problems.push(p(file, 'key-type', `is a ${info.type} key; the spec asks for RSA`));
-  else if (info.bits !== row.keyBits) problems.push(p(file, 'key-size', `is RSA ${info.bits}; the spec asks for ${row.keyBits} bits${REKEY_HINT}`));
+  else if (info.bits !== want.bits) problems.push(p(file, 'key-size', `is RSA ${info.bits}; the spec asks for ${want.bits} bits${REKEY_HINT}`));
   return { info, problems };
 }
 

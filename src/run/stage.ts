@@ -1,0 +1,178 @@
+// An openssl step runs in a private staging folder inside OUT/.kubepki/tmp that holds links to
+// the step's inputs, with the step's own argv and relative paths; its outputs are checked there
+// and only then renamed into place. A run killed at any moment leaves nothing unchecked in OUT
+// (only a staging folder, removed by the next run).
+import { chmodSync, closeSync, copyFileSync, fsyncSync, linkSync, lstatSync, mkdtempSync, openSync, promises as fsp, renameSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+import { evaluate } from '../check/evaluate.js';
+import { bareForm, type Problem } from '../check/rules.js';
+import { EnvError, InternalError, isSystemError, KubepkiError, StepError } from '../errors.js';
+import type { Step } from '../plan/plan.js';
+import { commandLine } from '../render/script.js';
+import type { RunContext, RunShared, StepOutcome, StepStatus, Timing } from './context.js';
+import { describeWriteError, ensureDir, explainFullDisk, makeDirs, readInSync, sha256 } from './fsutil.js';
+
+export function failedChecks(step: Step, problems: Problem[], command?: string): StepError {
+  return new StepError(
+    `step ${step.id} wrote ${problems.length === 1 ? 'a file that fails its check' : 'files that fail their checks'}: ${problems.map((p) => `${p.file} ${p.message}`).join('; ')}`,
+    step.id,
+    command,
+    '',
+    problems.map((p) => `${p.file}: ${p.code}`),
+  );
+}
+
+/** The bytes of an OUT-relative file: the step's own outputs from its stage, the rest from OUT. */
+export function fileReader(out: string, stage?: string, produced: ReadonlySet<string> = new Set()) {
+  return (rel: string): Buffer => {
+    const base = stage && produced.has(rel) ? stage : out;
+    const b = readInSync(base, rel);
+    if (!b) throw new EnvError(`${rel} is missing in ${base === out ? 'the PKI folder' : 'the staging folder'}: removed while kubepki was running?`);
+    return b;
+  };
+}
+
+/** Moves a step's checked outputs from its staging folder into OUT (synchronous: see readInSync). */
+function promote(step: Step, stage: string, ctx: RunContext): StepStatus {
+  let status: StepStatus = 'created';
+  for (const o of step.outputs) {
+    const dest = path.join(ctx.out, o.path);
+    if (lstatSync(dest, { throwIfNoEntry: false })) {
+      if (ctx.protectedPaths.has(o.path)) {
+        throw new EnvError(`refusing to replace ${o.path}: kubepki never overwrites a CA`, [`(step ${step.id}; this is a bug in kubepki if you see it)`]);
+      }
+      if (o.type !== 'serial') status = 'replaced';
+      if (o.type === 'key') {
+        const b = path.join(ctx.backupDir, o.path);
+        makeDirs(ctx.out, path.relative(ctx.out, path.dirname(b)), 0o700);
+        copyFileSync(dest, b);
+        chmodSync(b, 0o600);
+      }
+    }
+    ensureDir(ctx.out, path.dirname(o.path));
+    if (o.type === 'key') {
+      // a key cannot be made again: its bytes reach the disk before its name does, so a power
+      // cut cannot leave an empty key under the real name (certificates can be re-issued)
+      const fd = openSync(path.join(stage, o.path), 'r');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    renameSync(path.join(stage, o.path), dest);
+  }
+  return status;
+}
+
+/** A hard link (the producer's file is renamed into OUT meanwhile; the link keeps its bytes), or
+ *  a copy on a file system without hard links. */
+function linkOrCopy(src: string, dst: string): void {
+  try {
+    linkSync(src, dst);
+  } catch (e) {
+    if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+    copyFileSync(src, dst);
+  }
+}
+
+/** A step started at the exit of the process that makes some of its inputs, before that step's
+ *  outputs are checked and moved into OUT: those inputs are taken from the producer's staging
+ *  folder (hard links; a serial is copied), and this step's own outputs are checked and moved in
+ *  only once the producer has completed (`done` resolves false if it failed: then this one stops). */
+export interface Early {
+  stage: string;
+  outputs: Set<string>;
+  done: Promise<boolean>;
+}
+
+/** The stage's folders, then every input: a symlink to the file in OUT, except the serial, which
+ *  is copied (openssl rewrites it in place) and may not exist yet; inputs made by an early
+ *  start's producer come from its stage. Synchronous, and so is everything up to the spawn: a
+ *  follow-up started at its producer's exit links the producer's outputs before the producer
+ *  moves them away. */
+function makeStage(step: Step, index: number, ctx: RunContext, command: string, early?: Early): string {
+  const stage = mkdtempSync(path.join(ctx.tmpRoot, `${index}-`));
+  const dirs = new Set([...step.reads, ...step.outputs.map((o) => o.path)].map((r) => path.dirname(r)).filter((d) => d !== '.'));
+  for (const d of dirs) makeDirs(stage, d, 0o700);
+  for (const r of step.reads) {
+    const fromProducer = early?.outputs.has(r);
+    const src = path.join(fromProducer ? early!.stage : ctx.out, r);
+    const dst = path.join(stage, r);
+    const isSerial = r.endsWith('.srl');
+    try {
+      if (isSerial) copyFileSync(src, dst);
+      else if (fromProducer) linkOrCopy(src, dst);
+      else {
+        lstatSync(src);
+        symlinkSync(src, dst);
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      if (isSerial) continue; // -CAcreateserial makes it
+      throw new StepError(`step ${step.id} cannot run: its input ${r} is missing`, step.id, command, '');
+    }
+  }
+  return stage;
+}
+
+/** The first output that openssl, having exited 0, did not write or wrote empty; the others get
+ *  their modes. */
+function missingOutput(step: Step, stage: string, command: string, stderr: string): StepError | undefined {
+  for (const o of step.outputs) {
+    const st = lstatSync(path.join(stage, o.path), { throwIfNoEntry: false });
+    if (!st || !st.isFile()) return new StepError(`step ${step.id}: openssl exited 0 but did not write ${o.path}`, step.id, command, stderr);
+    if (st.size === 0) return new StepError(`step ${step.id}: openssl wrote an empty ${o.path}`, step.id, command, stderr);
+    chmodSync(path.join(stage, o.path), o.mode);
+  }
+  return undefined;
+}
+
+/** `exited` is called once, as soon as the step's openssl process has ended (or could not start),
+ *  with the staging folder when the process succeeded and wrote every output: its slot is free
+ *  while its outputs are checked and moved in, and a follow-up may start from that folder. */
+export async function runOpensslStep(step: Step, index: number, run: RunShared, signal: AbortSignal, timing: Timing, exited: (stage?: string) => void, early?: Early): Promise<StepOutcome> {
+  const { ctx } = run;
+  const t0 = performance.now();
+  let ended = false;
+  const end = (stage?: string) => {
+    if (!ended) {
+      ended = true;
+      exited(stage);
+    }
+  };
+  const command = commandLine(step.argv!, 'openssl');
+  let stage: string | undefined;
+  try {
+    stage = makeStage(step, index, ctx, command, early);
+    const res = await ctx.openssl!.run(step.argv!, stage, signal);
+    // nothing of a step is used before the preflight has passed (a missing openssl is reported
+    // as that, not as a failed step)
+    const openssl = (await run.ready())!;
+    timing.spawned = res.startedAt;
+    timing.exited = res.exitedAt;
+    const ok = !signal.aborted && !res.failure && res.exitCode === 0;
+    const missing = ok ? missingOutput(step, stage, command, res.stderr) : undefined;
+    end(ok && !missing ? stage : undefined);
+    if (signal.aborted) throw new StepError(`step ${step.id} was stopped`, step.id, command, '');
+    if (!ok) throw new StepError(`step ${step.id} failed: openssl ${res.failure ?? `exited with code ${res.exitCode}`}`, step.id, command, res.stderr, step.outputs.map((o) => `${o.path} (${o.type})`));
+    if (missing) throw missing;
+    // an early start checks and moves in nothing before its producer is in OUT
+    if (early && !(await early.done)) throw new StepError(`step ${step.id} was stopped`, step.id, command, '');
+    const r = evaluate(step.checks, { now: ctx.now(), rowsById: ctx.rowsById, read: fileReader(ctx.out, stage, new Set(step.outputs.map((o) => o.path))), bare: bareForm(openssl) });
+    if (r.problems.length) throw failedChecks(step, r.problems, command);
+    const status = promote(step, stage, ctx);
+    const cert = r.cert && { path: r.cert.path, sha256: sha256(r.cert.bytes), facts: r.cert.facts };
+    return { step, index, status, command, checked: r.lines, cert, ms: performance.now() - t0, timing };
+  } catch (e) {
+    if (e instanceof KubepkiError) throw await explainFullDisk(e, ctx.out);
+    // a failed system call is the machine's; anything else is a bug, kept with its stack
+    if (!isSystemError(e)) throw new InternalError(step.id, e);
+    throw new StepError(`step ${step.id} could not complete: ${describeWriteError(e)}`, step.id, command, '');
+  } finally {
+    end();
+    // removed in the background (a dozen unlinks and rmdirs that the next step need not wait
+    // for); the run removes what is left of tmp/ when it ends, and the next run empties it
+    if (stage) fsp.rm(stage, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
