@@ -1,33 +1,19 @@
 // What incremental generate decides for a folder (inspect/state.ts): create, re-issue or keep each
 // catalogue entry, and which steps run. Folders are assembled from the committed test-only
 // fixtures: nothing is generated, nothing is spawned.
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createPublicKey } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { EnvError } from '../../src/errors.js';
 import { selectForGenerate, selectForRenew } from '../../src/inspect/state.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import { defaultSpec, parseSpecText } from '../../src/spec/load.js';
-import { readCertificate } from '../../src/x509/inspect.js';
-import { FIXTURES } from '../helpers/cli.js';
+import { fixtureFolder, FIXTURE_NOW, publicPemOf } from '../helpers/fixture-folder.js';
 import { cleanupTmp, tmpDir } from '../helpers/tmp.js';
 
 afterAll(cleanupTmp);
 
-const fixture = (name: string) => path.join(FIXTURES, 'x509', name);
-// a day into the life of the shortest-lived fixture (admin.crt, 30 days), never the wall clock
-const now = new Date(readCertificate(readFileSync(fixture('admin.crt'), 'utf8')).notBefore.getTime() + 86_400_000);
-
-/** a folder holding these fixtures under these names (keys 0600) */
-function folder(files: Record<string, string>): string {
-  const d = tmpDir('kubepki-select-');
-  for (const [rel, src] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(d, rel)), { recursive: true });
-    copyFileSync(fixture(src), path.join(d, rel));
-    if (rel.endsWith('.key')) chmodSync(path.join(d, rel), 0o600);
-  }
-  return d;
-}
+const now = FIXTURE_NOW;
+const folder = fixtureFolder;
 
 const CA = { 'ca.key': 'test-only-ca.key', 'ca.crt': 'ca.crt' };
 const SERVER = { 'server.key': 'test-only-leaf.key', 'server.csr': 'server.csr', 'server.crt': 'server.crt' };
@@ -122,12 +108,11 @@ test('the service-account pair: a missing public half is derived again; one of a
   let sel = await selectForGenerate(plan, out, now);
   expect(decision(sel, 'sa')).toEqual({ unit: 'sa', status: 'reissue', reasons: ['sa.pub missing'] });
   expect(ran(sel, 'sa')).toEqual(['pubout']);
-  const pubOf = (key: string) => createPublicKey(readFileSync(fixture(key), 'utf8')).export({ type: 'spki', format: 'pem' }) as string;
-  writeFileSync(path.join(out, 'sa.pub'), pubOf('test-only-leaf.key'));
+  writeFileSync(path.join(out, 'sa.pub'), publicPemOf('test-only-leaf.key'));
   sel = await selectForGenerate(plan, out, now);
   expect(decision(sel, 'sa')).toEqual({ unit: 'sa', status: 'keep', reasons: [] });
   expect(ran(sel, 'sa')).toEqual([]);
-  writeFileSync(path.join(out, 'sa.pub'), pubOf('test-only-ca.key'));
+  writeFileSync(path.join(out, 'sa.pub'), publicPemOf('test-only-ca.key'));
   await expect(selectForGenerate(plan, out, now)).rejects.toThrow(/sa\.pub in .* is not the public half of sa\.key/);
 });
 

@@ -1,31 +1,19 @@
 // What verify reports for a folder (inspect/verify.ts): each problem with its file and code, and
 // the notes that are not problems. Folders are assembled from the committed test-only fixtures:
 // nothing is generated, nothing is spawned.
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createPublicKey } from 'node:crypto';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { verifyPki } from '../../src/inspect/verify.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import { defaultSpec, parseSpecText } from '../../src/spec/load.js';
-import { readCertificate } from '../../src/x509/inspect.js';
-import { FIXTURES } from '../helpers/cli.js';
+import { fixtureFolder, FIXTURE_NOW, publicPemOf } from '../helpers/fixture-folder.js';
 import { cleanupTmp, tmpDir } from '../helpers/tmp.js';
 
 afterAll(cleanupTmp);
 
-const fixture = (name: string) => path.join(FIXTURES, 'x509', name);
-const now = new Date(readCertificate(readFileSync(fixture('admin.crt'), 'utf8')).notBefore.getTime() + 86_400_000);
-const pubOf = (key: string) => createPublicKey(readFileSync(fixture(key), 'utf8')).export({ type: 'spki', format: 'pem' }) as string;
+const now = FIXTURE_NOW;
+const folder = fixtureFolder;
 
-function folder(files: Record<string, string>): string {
-  const d = tmpDir('kubepki-verify-');
-  for (const [rel, src] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(d, rel)), { recursive: true });
-    copyFileSync(fixture(src), path.join(d, rel));
-    if (rel.endsWith('.key')) chmodSync(path.join(d, rel), 0o600);
-  }
-  return d;
-}
 const BASE = { 'ca.key': 'test-only-ca.key', 'ca.crt': 'ca.crt', 'server.key': 'test-only-leaf.key', 'server.crt': 'server.crt', 'clients/admin.key': 'test-only-leaf.key', 'clients/admin.crt': 'admin.crt', 'sa.key': 'test-only-leaf.key' };
 const plan = buildPlan(defaultSpec());
 const codes = (r: Awaited<ReturnType<typeof verifyPki>>, file: string) => r.problems.filter((p) => p.file === file).map((p) => p.code);
@@ -41,7 +29,7 @@ test('an empty folder: every certificate, key, kubeconfig and flag file is missi
 
 test('fitting certificates are ok in the table, with their signer and residual days', async () => {
   const out = folder(BASE);
-  writeFileSync(path.join(out, 'sa.pub'), pubOf('test-only-leaf.key'));
+  writeFileSync(path.join(out, 'sa.pub'), publicPemOf('test-only-leaf.key'));
   const r = await verifyPki(plan, out, 30, now);
   const row = (name: string) => r.certificates.find((c) => c.name === name)!;
   expect(row('ca')).toMatchObject({ status: 'ok', signedBy: '(self)', subject: '/CN=k8s-master' });
@@ -82,7 +70,7 @@ test('a CA key smaller than certs.keyBits is a note, not a problem; a leaf key o
 
 test('a service-account public key of another key pair is reported', async () => {
   const out = folder(BASE);
-  writeFileSync(path.join(out, 'sa.pub'), pubOf('test-only-ca.key'));
+  writeFileSync(path.join(out, 'sa.pub'), publicPemOf('test-only-ca.key'));
   const r = await verifyPki(plan, out, 0, now);
   expect(r.problems.find((p) => p.file === 'sa.pub')).toMatchObject({ code: 'sa-pair', message: expect.stringMatching(/is not the public half of sa\.key/) });
   writeFileSync(path.join(out, 'sa.pub'), 'garbage\n');
