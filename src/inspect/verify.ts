@@ -3,6 +3,7 @@
 import { parse as parseYaml } from 'yaml';
 import { isCert, type CertRow } from '../catalog/certs.js';
 import { APISERVER, CA, paths } from '../catalog/names.js';
+import { identityProblems } from '../check/identity.js';
 import { checkOf, type KeyRef } from '../check/types.js';
 import { flagFiles } from '../catalog/flags.js';
 import { kubeconfigRows } from '../catalog/kubeconfigs.js';
@@ -12,7 +13,6 @@ import { parseFlagFile, renderFlagFile } from '../render/flags.js';
 import { checkCert, checkKey, checkMode, REKEY_HINT, type Problem } from '../check/rules.js';
 import { modeOf, readIn } from '../run/fsutil.js';
 import { onHost, serviceClusterIps } from '../spec/derive.js';
-import { rbacNameProblems } from '../spec/rbac.js';
 import { firstServiceIp, parseServiceRanges, canonicalIp, ipVersion } from '../spec/net.js';
 import { readPrivateKey, readPublicKey, subjectText, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
@@ -35,26 +35,6 @@ export interface VerifyReport {
   problems: Problem[];
   /** facts worth knowing that are not problems (verify still passes), each with its way out */
   notes: Problem[];
-}
-
-
-/** RBAC hygiene of a CN or O value on disk: typos that would silently bind nothing (or too much). */
-export function identityProblems(file: string, row: CertRow, c: CertInfo): Problem[] {
-  const out: Problem[] = [];
-  for (const rdn of c.subject) {
-    for (const a of rdn) {
-      if (a.type !== 'CN' && a.type !== 'O') continue;
-      const v = a.value;
-      const say = (code: string, m: string) => out.push({ file, code, message: `${a.type} ${JSON.stringify(v)} ${m}` });
-      for (const m of rbacNameProblems(v)) say('rbac-identity', m);
-      if (a.type === 'O' && v === 'system:masters' && !row.mayBeMaster) say('rbac-masters', 'grants unrestricted cluster-admin (system:masters) to an identity other than admin');
-    }
-  }
-  if (row.node !== undefined) {
-    const cn = c.subject.flat().find((a) => a.type === 'CN')?.value;
-    if (cn !== `system:node:${row.node}`) out.push({ file, code: 'kubelet-identity', message: `CN ${JSON.stringify(cn)} is not system:node:${row.node}: the Node authorizer will not recognise the kubelet of ${row.node}` });
-  }
-  return out;
 }
 
 /** What verify reads and gathers while it walks the folder. */
@@ -305,3 +285,4 @@ export async function verifyPki(plan: Plan, out: string, warnDays: number, now =
   await verifyFlagFiles(w);
   return { ok: w.problems.length === 0, out, warnDays, certificates, problems: w.problems, notes: w.notes };
 }
+

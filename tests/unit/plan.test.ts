@@ -37,7 +37,7 @@ describe('the catalogue (rules of the table, not only its rows)', () => {
       for (const k of kubeconfigRows(rows)) expect(rows).toContain(k.cert);
     });
   }
-  test('the identities of DESIGN.md', () => {
+  test('the built-in identities have the CN and O that the default RBAC and the Node authorizer expect', () => {
     const rows = certRows(defaultSpec());
     const id = (x: string) => rows.find((r) => r.id === x)!;
     expect([id('kube-controller-manager').cn, id('kube-controller-manager').o]).toEqual(['system:kube-controller-manager', []]);
@@ -103,6 +103,26 @@ describe('the plan for the default spec', () => {
       for (const r of s.reads) if (!r.endsWith('.srl')) expect(written.has(r) ? r : `${s.id} reads ${r} before it is written`).toBe(r);
       for (const o of s.outputs) written.add(o.path);
     }
+  });
+  test('every output of every step is judged by a check of that step, and every check names an output or an earlier file', () => {
+    const written = new Set<string>();
+    for (const s of plan.steps) {
+      const judged = new Set(s.checks.map((c) => c.file));
+      for (const o of s.outputs) expect([s.id, o.path, judged.has(o.path)]).toEqual([s.id, o.path, true]);
+      for (const c of s.checks) {
+        const refs = [c.file, ...('key' in c && typeof c.key === 'object' ? [c.key.file] : []), ...(c.kind === 'cert' && c.signer ? [c.signer] : [])];
+        for (const f of refs) expect([s.id, f, s.outputs.some((o) => o.path === f) || written.has(f)]).toEqual([s.id, f, true]);
+      }
+      for (const o of s.outputs) written.add(o.path);
+    }
+  });
+  test("a certificate's check carries the row, the key's size, its CA's certificate and the days of its argv", () => {
+    const sign = plan.steps.find((s) => s.id === 'admin:crt')!;
+    expect(sign.checks).toEqual([
+      { kind: 'cert', file: 'clients/admin.crt', row: 'admin', key: { file: 'clients/admin.key', algorithm: 'rsa', bits: 2048 }, signer: 'ca.crt', days: 5000 },
+      { kind: 'serial', file: 'ca.srl', cert: 'clients/admin.crt' },
+    ]);
+    expect(plan.steps.find((s) => s.id === 'sa:pub')!.checks).toEqual([{ kind: 'public-of', file: 'sa.pub', key: 'sa.key' }]);
   });
   test('keys are 0600, everything else 0644, embedded kubeconfigs 0600', () => {
     for (const s of plan.steps) {
