@@ -15,13 +15,38 @@ export const REAL_OPENSSL = (() => {
   }
 })();
 
-/** fixtures/bin/openssl: test-only, misbehaves on purpose as FAKE_OPENSSL_* say. */
+/** fixtures/bin/openssl: test-only; it misbehaves on purpose on the calls a test chooses by their
+ *  argv (the environment it reads is documented at the head of the script). */
 export const FAKE_BIN = path.join(FIXTURES, 'bin');
 export const FAKE_OPENSSL = path.join(FAKE_BIN, 'openssl');
 
-export function fakeEnv(mode: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { KUBEPKI_OPENSSL: FAKE_OPENSSL, FAKE_OPENSSL_MODE: mode, FAKE_OPENSSL_REAL: REAL_OPENSSL, ...extra };
+export type FakeMode = 'pass' | 'fail' | 'enospc' | 'truncate' | 'weak' | 'old' | 'libressl';
+export interface FakeOptions {
+  /** a shell glob over the call's arguments joined by spaces: the calls `mode` applies to */
+  match?: string;
+  /** seconds a matching call waits before it misbehaves */
+  delay?: number;
+  /** seconds every other call sleeps before it runs */
+  sleep?: number;
+  /** only the calls this glob matches sleep (default: every call) */
+  sleepMatch?: string;
+  /** a file the calls wait for (GATE.waiting says one waits) */
+  gate?: string;
 }
+
+/** The environment that makes kubepki run the fake openssl ($KUBEPKI_OPENSSL). */
+export function fakeEnv(mode: FakeMode = 'pass', o: FakeOptions = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { KUBEPKI_OPENSSL: FAKE_OPENSSL, FAKE_OPENSSL_MODE: mode, FAKE_OPENSSL_REAL: REAL_OPENSSL };
+  if (o.match !== undefined) env.FAKE_OPENSSL_MATCH = o.match;
+  if (o.delay !== undefined) env.FAKE_OPENSSL_DELAY = String(o.delay);
+  if (o.sleep !== undefined) env.FAKE_OPENSSL_SLEEP = String(o.sleep);
+  if (o.sleepMatch !== undefined) env.FAKE_OPENSSL_SLEEP_MATCH = o.sleepMatch;
+  if (o.gate !== undefined) env.FAKE_OPENSSL_GATE = o.gate;
+  return env;
+}
+
+/** Every openssl call but `version` fails the run: proof that a run made none. */
+export const noOpenssl = (): NodeJS.ProcessEnv => fakeEnv('fail', { match: '*' });
 
 /** A small spec for tests: loopback master, one node, everything else default. */
 export const SPEC = `master:

@@ -81,14 +81,14 @@ test('an embed that cannot be read stops the script before its kubeconfig is wri
   const text = spawnSync('cat', [script], { encoding: 'utf8' }).stdout.split('\n');
   const firstEmbed = text.findIndex((l) => /^b64_\w+=\$\(openssl base64 -A -in /.test(l));
   expect(firstEmbed).toBeGreaterThan(0);
-  // the openssl calls before it, then that base64 call is the one that fails
-  const at = text.slice(0, firstEmbed).filter((l) => l.startsWith('openssl ')).length + 1;
+  // that base64 call is the one that fails (every call that reads its file does)
+  const embed = /\$\(openssl (base64 -A -in \S+)\)/.exec(text[firstEmbed])![1];
   const kubeconfig = text.slice(firstEmbed).find((l) => l.startsWith('cat > '))!.split(' ')[2];
   const dir = path.join(work, 'failing-embed');
   mkdirSync(dir);
-  const env = { ...fakeEnv('fail', { FAKE_OPENSSL_AT: String(at), FAKE_OPENSSL_COUNTER: path.join(work, 'counter') }), PATH: `${FAKE_BIN}:${process.env.PATH}` };
+  const env = { ...fakeEnv('fail', { match: embed }), PATH: `${FAKE_BIN}:${process.env.PATH}` };
   const r = runScript(dir, env);
   expect(r.status).not.toBe(0);
-  expect(r.stderr).toContain(`fake openssl: call ${at} fails on purpose`);
+  expect(r.stderr).toContain(`fake openssl: fails on purpose: ${embed}\n`);
   expect([kubeconfig, existsSync(path.join(dir, kubeconfig))]).toEqual([kubeconfig, false]);
 });
