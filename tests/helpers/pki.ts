@@ -1,9 +1,11 @@
-// Helpers for the tests that operate on a real PKI folder: spec files, sha256 snapshots of a
-// folder, verify --json, hand-made certificates (the real openssl) and the test-only fake openssl.
-import { mkdirSync, readdirSync, readFileSync, lstatSync, writeFileSync, statSync } from 'node:fs';
+// Helpers for the tests that operate on a real PKI folder: spec files, the PKI a test file
+// generates once, sha256 snapshots of a folder, verify --json, hand-made certificates (the real
+// openssl) and the test-only fake openssl.
+import { existsSync, mkdirSync, readdirSync, readFileSync, lstatSync, writeFileSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { FIXTURES, kubepki, type CliResult } from './cli.js';
+import { tmpDir } from './tmp.js';
 import { openssl, sha } from './tools.js';
 
 /** The real openssl, resolved once (fake ones on PATH delegate to it). A missing one fails the tests. */
@@ -61,6 +63,34 @@ export function writeSpec(dir: string, text: string, name = 'cluster.yaml'): str
   const f = path.join(dir, name);
   writeFileSync(f, text);
   return f;
+}
+
+export interface BasePki {
+  /** the test file's own folder, where the spec is and where further specs may go */
+  work: string;
+  /** the spec file the PKI was made from */
+  spec: string;
+  /** the PKI folder; never changed by a test (one that mutates works on copyDir(out)) */
+  out: string;
+  /** snapshot(out) right after it was made */
+  snap: Record<string, string>;
+}
+
+const bases = new Map<string, BasePki>();
+
+/** The PKI of `specText` made by `kubepki generate --jobs 2` with the real openssl, once per test
+ *  file (jest gives each file its own module registry, so each file has its own): every later
+ *  call with the same text returns the same folder. It lives in a tmpDir, removed by cleanupTmp. */
+export function basePki(specText = SPEC, name = 'base'): BasePki {
+  const made = bases.get(specText);
+  if (made && existsSync(made.out)) return made;
+  const work = tmpDir(`kubepki-${name}-`);
+  const spec = writeSpec(work, specText);
+  const out = path.join(work, 'pki');
+  expectExit(kubepki(['generate', '--spec', spec, '--out', out, '--jobs', '2']), 0);
+  const b = { work, spec, out, snap: snapshot(out) };
+  bases.set(specText, b);
+  return b;
 }
 
 /** rel path -> sha256 of every file under dir (not following symlinks), .kubepki left out. */

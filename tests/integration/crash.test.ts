@@ -7,15 +7,14 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { kubepki, kubepkiAsync, type CliResult } from '../helpers/cli.js';
 import { cleanupTmp, copyDir, tmpDir } from '../helpers/tmp.js';
-import { SPEC, expectExit, fakeEnv, snapshot, verifyJson, writeSpec } from '../helpers/pki.js';
+import { SPEC, basePki, expectExit, fakeEnv, snapshot, verifyJson } from '../helpers/pki.js';
 import { openssl } from '../helpers/tools.js';
 
 let spec: string;
-let work: string;
+let base: string;
 
 beforeAll(() => {
-  work = tmpDir('kubepki-crash-');
-  spec = writeSpec(work, SPEC);
+  ({ spec, out: base } = basePki(SPEC, 'crash'));
 });
 afterAll(() => cleanupTmp());
 
@@ -121,12 +120,6 @@ describe('SIGKILL of kubepki generate', () => {
 });
 
 describe('SIGKILL of kubepki renew', () => {
-  let base: string;
-  beforeAll(() => {
-    base = path.join(work, 'pki');
-    expectExit(kubepki(['generate', '--spec', spec, '--out', base, '--jobs', '2']), 0);
-  });
-
   test.each([2])('renew --all --rekey killed right after its new key number %i is in place: generate completes the PKI with the CA unchanged', async (n) => {
     const out = copyDir(base);
     const ca = snapshot(out);

@@ -11,7 +11,7 @@ import { loadYaml } from '../../src/render/kubeconfig.js';
 import { runSteps } from '../../src/run/runner.js';
 import { defaultSpec } from '../../src/spec/load.js';
 import { CLI, ROOT, kubepki, type CliResult } from '../helpers/cli.js';
-import { SPEC, expectExit, fakeEnv, writeSpec } from '../helpers/pki.js';
+import { SPEC, basePki, expectExit, fakeEnv, writeSpec } from '../helpers/pki.js';
 import { defaultRunContext } from '../helpers/run-context.js';
 import { cleanupTmp, tmpDir } from '../helpers/tmp.js';
 
@@ -97,8 +97,7 @@ describe('--json on an error prints one JSON document on stdout', () => {
   });
 
   test('verify --json on a PKI with problems prints its report only, exit 1', () => {
-    const out = path.join(work, 'pki');
-    expectExit(kubepki(['generate', '--spec', spec, '--out', out, '--jobs', '2']), 0);
+    const { out } = basePki(SPEC, 'errors-pki');
     const other = writeSpec(work, SPEC.replace('k8s-node-1', 'k8s-node-9'), 'other.yaml');
     const r = kubepki(['verify', '--spec', other, '--out', out, '--json']);
     expectExit(r, 1);

@@ -3,9 +3,9 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CLI, kubepki, ROOT, type CliResult } from '../helpers/cli.js';
+import { CLI, kubepki, type CliResult } from '../helpers/cli.js';
 import { cleanupTmp, copyDir, tmpDir } from '../helpers/tmp.js';
-import { FAKE_BIN, SPEC, changed, expectExit, fakeEnv, newCa, newKey, snapshot, verifyJson, writeSpec } from '../helpers/pki.js';
+import { FAKE_BIN, SPEC, basePki, changed, expectExit, fakeEnv, newCa, newKey, snapshot, verifyJson, writeSpec } from '../helpers/pki.js';
 
 let spec: string;
 let work: string;
@@ -13,13 +13,9 @@ let base: string;
 let baseSnap: Record<string, string>;
 
 beforeAll(() => {
-  work = tmpDir('kubepki-hostile-');
+  ({ work, spec, out: base, snap: baseSnap } = basePki(SPEC, 'hostile'));
   chmodSync(work, 0o755); // the unprivileged-user test reads the spec here
-  spec = writeSpec(work, SPEC);
   chmodSync(spec, 0o644);
-  base = path.join(work, 'pki');
-  expectExit(kubepki(['generate', '--spec', spec, '--out', base, '--jobs', '2']), 0);
-  baseSnap = snapshot(base);
 });
 afterAll(() => cleanupTmp());
 

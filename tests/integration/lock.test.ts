@@ -6,17 +6,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { kubepki, kubepkiAsync } from '../helpers/cli.js';
 import { cleanupTmp, copyDir, tmpDir } from '../helpers/tmp.js';
-import { SPEC, expectExit, fakeEnv, snapshot, writeSpec } from '../helpers/pki.js';
+import { SPEC, basePki, expectExit, fakeEnv, snapshot, writeSpec } from '../helpers/pki.js';
 
 let spec: string;
 let work: string;
 let base: string;
 
 beforeAll(() => {
-  work = tmpDir('kubepki-lock-');
-  spec = writeSpec(work, SPEC);
-  base = path.join(work, 'pki');
-  expectExit(kubepki(['generate', '--spec', spec, '--out', base, '--jobs', '2']), 0);
+  ({ work, spec, out: base } = basePki(SPEC, 'lock'));
 });
 afterAll(() => cleanupTmp());
 

@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { kubepki } from '../helpers/cli.js';
-import { FAKE_BIN, SPEC, expectExit, fakeEnv, snapshot, writeSpec } from '../helpers/pki.js';
-import { cleanupTmp, tmpDir } from '../helpers/tmp.js';
+import { FAKE_BIN, SPEC, basePki, expectExit, fakeEnv, snapshot } from '../helpers/pki.js';
+import { cleanupTmp } from '../helpers/tmp.js';
 
 let work: string;
 let spec: string;
@@ -14,14 +14,11 @@ let script: string;
 let generated: string;
 
 beforeAll(() => {
-  work = tmpDir('kubepki-script-');
-  spec = writeSpec(work, SPEC);
+  ({ work, spec, out: generated } = basePki(SPEC, 'script'));
   const plan = kubepki(['plan', '--spec', spec]);
   expectExit(plan, 0);
   script = path.join(work, 'plan.sh');
   writeFileSync(script, plan.stdout);
-  generated = path.join(work, 'generated');
-  expectExit(kubepki(['generate', '--spec', spec, '--out', generated, '--jobs', '2']), 0);
 });
 afterAll(() => cleanupTmp());
 

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { kubepki } from '../helpers/cli.js';
 import { cleanupTmp, copyDir, tmpDir } from '../helpers/tmp.js';
-import { expectExit, fakeEnv, mtimes, mustOpenssl, noOpenssl, snapshot, verifyJson, writeSpec } from '../helpers/pki.js';
+import { basePki, expectExit, fakeEnv, mtimes, mustOpenssl, noOpenssl, snapshot, verifyJson, writeSpec } from '../helpers/pki.js';
 
 // other addresses than the embedded default's (192.168.18.3, 169.169.0.0/16) and an extra SAN
 const CLUSTER = `cluster:
@@ -25,10 +25,7 @@ let base: string;
 let baseSnap: Record<string, string>;
 
 beforeAll(() => {
-  work = tmpDir('kubepki-remembered-');
-  spec = writeSpec(work, CLUSTER);
-  base = path.join(work, 'pki');
-  expectExit(kubepki(['generate', '--spec', spec, '--out', base, '--jobs', '2']), 0);
+  ({ work, spec, out: base } = basePki(CLUSTER, 'remembered'));
   baseSnap = snapshot(base, true);
 });
 afterAll(() => cleanupTmp());

@@ -4,8 +4,8 @@
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { kubepki } from '../helpers/cli.js';
-import { cleanupTmp, copyDir, tmpDir } from '../helpers/tmp.js';
-import { SPEC, changed, expectExit, mtimes, mustOpenssl, noOpenssl, snapshot, verifyJson, writeSpec } from '../helpers/pki.js';
+import { cleanupTmp, copyDir } from '../helpers/tmp.js';
+import { SPEC, basePki, changed, expectExit, mtimes, mustOpenssl, noOpenssl, snapshot, verifyJson, writeSpec } from '../helpers/pki.js';
 import { sha } from '../helpers/tools.js';
 
 let base: string;
@@ -14,11 +14,7 @@ let work: string;
 let baseSnap: Record<string, string>;
 
 beforeAll(() => {
-  work = tmpDir('kubepki-rerun-');
-  spec = writeSpec(work, SPEC);
-  base = path.join(work, 'pki');
-  expectExit(kubepki(['generate', '--spec', spec, '--out', base, '--jobs', '2']), 0);
-  baseSnap = snapshot(base);
+  ({ work, spec, out: base, snap: baseSnap } = basePki(SPEC, 'rerun'));
 });
 afterAll(() => cleanupTmp());
 

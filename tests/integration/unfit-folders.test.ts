@@ -6,19 +6,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CLI, ROOT, kubepki, type CliResult } from '../helpers/cli.js';
-import { SPEC, expectExit, snapshot, writeSpec } from '../helpers/pki.js';
+import { CLI, ROOT, type CliResult } from '../helpers/cli.js';
+import { SPEC, basePki, expectExit, snapshot } from '../helpers/pki.js';
 import { cleanupTmp, copyDir, tmpDir } from '../helpers/tmp.js';
 
-let work: string;
 let spec: string;
 let base: string;
 
 beforeAll(() => {
-  work = tmpDir('kubepki-unfit-');
-  spec = writeSpec(work, SPEC);
-  base = path.join(work, 'pki');
-  expectExit(kubepki(['generate', '--spec', spec, '--out', base, '--jobs', '2']), 0);
+  ({ spec, out: base } = basePki(SPEC, 'unfit'));
 });
 afterAll(() => cleanupTmp());
 
