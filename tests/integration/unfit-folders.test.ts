@@ -1,7 +1,7 @@
 // Folders kubepki cannot work in, refused at once with exit 1 and a clear message: a pseudo file
 // system of the kernel as --out, a pipe where a file or the lock belongs; and verify on a folder
-// that a run is making. Each of these blocked or looped for ever before it was refused, so every
-// run here is bounded (spawnSync's timeout): a hang fails the test instead of hanging the suite.
+// that a run is making. Each of these can block a process or loop for ever, so every run here is
+// bounded (spawnSync's timeout): a hang fails the test instead of hanging the suite.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

@@ -37,7 +37,7 @@ describe('the catalogue (rules of the table, not only its rows)', () => {
       for (const k of kubeconfigRows(rows)) expect(rows).toContain(k.cert);
     });
   }
-  test('the identities of DESIGN.md', () => {
+  test('the default spec gives each component its Kubernetes identity: system:kube-* users, admin in system:masters, each kubelet system:node:<name> in system:nodes', () => {
     const rows = certRows(defaultSpec());
     const id = (x: string) => rows.find((r) => r.id === x)!;
     expect([id('kube-controller-manager').cn, id('kube-controller-manager').o]).toEqual(['system:kube-controller-manager', []]);
