@@ -16,13 +16,18 @@ const HOST = os.hostname();
 const lockFile = (out: string) => path.join(out, '.kubepki', 'lock');
 const readLockFile = (out: string): LockInfo => JSON.parse(readFileSync(lockFile(out), 'utf8'));
 
+/** A file whose mtime is ageMs before Date.now(): the lock judges an unreadable lock and a
+ *  take-over guard by their age on that clock (set here, so that the test holds with the clock
+ *  moved ahead too, where a new file's mtime is the machine's). */
+function writeAged(file: string, text: string, ageMs = 0) {
+  writeFileSync(file, text);
+  const t = new Date(Date.now() - ageMs);
+  utimesSync(file, t, t);
+}
+
 function writeLock(out: string, l: LockInfo | string, ageMs = 0) {
   mkdirSync(path.join(out, '.kubepki'), { recursive: true });
-  writeFileSync(lockFile(out), typeof l === 'string' ? l : JSON.stringify(l) + '\n');
-  if (ageMs) {
-    const t = new Date(Date.now() - ageMs);
-    utimesSync(lockFile(out), t, t);
-  }
+  writeAged(lockFile(out), typeof l === 'string' ? l : JSON.stringify(l) + '\n', ageMs);
 }
 
 /** A process that is alive and started before any lock a test writes: the test runner's parent. */
@@ -104,7 +109,7 @@ describe('a lock whose holder may be running is refused', () => {
   test('a take-over guard left fresh by another run: that run is taking it over, so this one gives up', async () => {
     const out = tmpDir('kubepki-lock-');
     writeLock(out, { pid: deadPid(), host: HOST, command: 'kubepki generate', started: now() });
-    writeFileSync(path.join(out, '.kubepki', 'lock.takeover'), '');
+    writeAged(path.join(out, '.kubepki', 'lock.takeover'), '');
     const e = await refusal(out);
     expect(e.message).toBe(`could not lock ${out}: another run keeps taking it`);
   });
@@ -140,9 +145,7 @@ describe('a stale lock is taken over, and says whose it was', () => {
     const out = tmpDir('kubepki-lock-');
     writeLock(out, { pid: deadPid(), host: HOST, command: 'kubepki generate', started: now() });
     const guard = path.join(out, '.kubepki', 'lock.takeover');
-    writeFileSync(guard, '');
-    const old = new Date(Date.now() - 60_000);
-    utimesSync(guard, old, old);
+    writeAged(guard, '', 60_000);
     const lock = await acquireLock(out, 'kubepki generate');
     expect(lock.tookOverFrom).toBeDefined();
     expect(existsSync(guard)).toBe(false);
