@@ -1,9 +1,11 @@
-// Helpers for the tests that operate on a real PKI folder: spec files, sha256 snapshots of a
-// folder, verify --json, hand-made certificates (the real openssl) and the test-only fake openssl.
-import { mkdirSync, readdirSync, readFileSync, lstatSync, writeFileSync, statSync } from 'node:fs';
+// Helpers for the tests that operate on a real PKI folder: spec files, the PKI a test file
+// generates once, sha256 snapshots of a folder, verify --json, hand-made certificates (the real
+// openssl) and the test-only fake openssl.
+import { existsSync, mkdirSync, readdirSync, readFileSync, lstatSync, writeFileSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { FIXTURES, kubepki, type CliResult } from './cli.js';
+import { tmpDir } from './tmp.js';
 import { openssl, sha } from './tools.js';
 
 /** The real openssl, resolved once (fake ones on PATH delegate to it). A missing one fails the tests. */
@@ -15,13 +17,38 @@ export const REAL_OPENSSL = (() => {
   }
 })();
 
-/** fixtures/bin/openssl: test-only, misbehaves on purpose as FAKE_OPENSSL_* say. */
+/** fixtures/bin/openssl: test-only; it misbehaves on purpose on the calls a test chooses by their
+ *  argv (the environment it reads is documented at the head of the script). */
 export const FAKE_BIN = path.join(FIXTURES, 'bin');
 export const FAKE_OPENSSL = path.join(FAKE_BIN, 'openssl');
 
-export function fakeEnv(mode: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { KUBEPKI_OPENSSL: FAKE_OPENSSL, FAKE_OPENSSL_MODE: mode, FAKE_OPENSSL_REAL: REAL_OPENSSL, ...extra };
+export type FakeMode = 'pass' | 'fail' | 'enospc' | 'truncate' | 'weak' | 'old' | 'libressl';
+export interface FakeOptions {
+  /** a shell glob over the call's arguments joined by spaces: the calls `mode` applies to */
+  match?: string;
+  /** seconds a matching call waits before it misbehaves */
+  delay?: number;
+  /** seconds every other call sleeps before it runs */
+  sleep?: number;
+  /** only the calls this glob matches sleep (default: every call) */
+  sleepMatch?: string;
+  /** a file the calls wait for (GATE.waiting says one waits) */
+  gate?: string;
 }
+
+/** The environment that makes kubepki run the fake openssl ($KUBEPKI_OPENSSL). */
+export function fakeEnv(mode: FakeMode = 'pass', o: FakeOptions = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { KUBEPKI_OPENSSL: FAKE_OPENSSL, FAKE_OPENSSL_MODE: mode, FAKE_OPENSSL_REAL: REAL_OPENSSL };
+  if (o.match !== undefined) env.FAKE_OPENSSL_MATCH = o.match;
+  if (o.delay !== undefined) env.FAKE_OPENSSL_DELAY = String(o.delay);
+  if (o.sleep !== undefined) env.FAKE_OPENSSL_SLEEP = String(o.sleep);
+  if (o.sleepMatch !== undefined) env.FAKE_OPENSSL_SLEEP_MATCH = o.sleepMatch;
+  if (o.gate !== undefined) env.FAKE_OPENSSL_GATE = o.gate;
+  return env;
+}
+
+/** Every openssl call but `version` fails the run: proof that a run made none. */
+export const noOpenssl = (): NodeJS.ProcessEnv => fakeEnv('fail', { match: '*' });
 
 /** A small spec for tests: loopback master, one node, everything else default. */
 export const SPEC = `master:
@@ -36,6 +63,34 @@ export function writeSpec(dir: string, text: string, name = 'cluster.yaml'): str
   const f = path.join(dir, name);
   writeFileSync(f, text);
   return f;
+}
+
+export interface BasePki {
+  /** the test file's own folder, where the spec is and where further specs may go */
+  work: string;
+  /** the spec file the PKI was made from */
+  spec: string;
+  /** the PKI folder; never changed by a test (one that mutates works on copyDir(out)) */
+  out: string;
+  /** snapshot(out) right after it was made */
+  snap: Record<string, string>;
+}
+
+const bases = new Map<string, BasePki>();
+
+/** The PKI of `specText` made by `kubepki generate --jobs 2` with the real openssl, once per test
+ *  file (jest gives each file its own module registry, so each file has its own): every later
+ *  call with the same text returns the same folder. It lives in a tmpDir, removed by cleanupTmp. */
+export function basePki(specText = SPEC, name = 'base'): BasePki {
+  const made = bases.get(specText);
+  if (made && existsSync(made.out)) return made;
+  const work = tmpDir(`kubepki-${name}-`);
+  const spec = writeSpec(work, specText);
+  const out = path.join(work, 'pki');
+  expectExit(kubepki(['generate', '--spec', spec, '--out', out, '--jobs', '2']), 0);
+  const b = { work, spec, out, snap: snapshot(out) };
+  bases.set(specText, b);
+  return b;
 }
 
 /** rel path -> sha256 of every file under dir (not following symlinks), .kubepki left out. */

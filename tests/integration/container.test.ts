@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildRuntimeTree, explain, listFiles, packTarball, pkg, repoRoot, run, snapshot, tempDir, type Result } from './package-tree.js';
+import { buildRuntimeTree, explain, listFiles, packTarball, pkg, repoRoot, run, fileStates, tempDir, type Result } from '../helpers/package-tree.js';
 
 // ---------------------------------------------------------------- Dockerfile
 
@@ -236,7 +236,7 @@ function volume(name: string, uid = UID): string {
 }
 
 function expectKeysPrivate(dir: string, uid: number): void {
-  const snap = snapshot(dir);
+  const snap = fileStates(dir);
   const files = Object.keys(snap);
   const keys = files.filter((f) => f.endsWith('.key'));
   expect(keys).toEqual(expect.arrayContaining(['ca.key', 'server.key']));
@@ -291,9 +291,9 @@ describe('container-equivalent run (runtime tree as the Dockerfile builds it, un
   test('verify --out /pki exits 0, and a second default run changes no file', () => {
     const vol = path.join(tmp, 'pki');
     ok(containerRun({ mounts: { '/pki': vol }, args: ['verify', '--out', '/pki'] }));
-    const before = snapshot(vol);
+    const before = fileStates(vol);
     ok(containerRun({ mounts: { '/pki': vol } }));
-    expect(snapshot(vol)).toEqual(before);
+    expect(fileStates(vol)).toEqual(before);
   });
 
   test('the documented command: --user 4242, --spec from a read-only root-owned file, --out /pki', () => {

@@ -7,15 +7,14 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { kubepki, kubepkiAsync, type CliResult } from '../helpers/cli.js';
 import { cleanupTmp, copyDir, tmpDir } from '../helpers/tmp.js';
-import { SPEC, expectExit, fakeEnv, snapshot, verifyJson, writeSpec } from '../helpers/pki.js';
+import { SPEC, basePki, expectExit, fakeEnv, snapshot, verifyJson } from '../helpers/pki.js';
 import { openssl } from '../helpers/tools.js';
 
 let spec: string;
-let work: string;
+let base: string;
 
 beforeAll(() => {
-  work = tmpDir('kubepki-crash-');
-  spec = writeSpec(work, SPEC);
+  ({ spec, out: base } = basePki(SPEC, 'crash'));
 });
 afterAll(() => cleanupTmp());
 
@@ -75,7 +74,7 @@ describe('SIGKILL of kubepki generate', () => {
   test('killed again and again after different numbers of steps (once mid-openssl): nothing half-made, the next generate completes, the CA is unchanged', async () => {
     const out = path.join(tmpDir('kubepki-kill-'), 'pki');
     const args = ['generate', '--spec', spec, '--out', out, '--jobs', '2'];
-    const slow = fakeEnv('slow', { FAKE_OPENSSL_SLEEP: '0.4' });
+    const slow = fakeEnv('pass', { sleep: 0.4 });
     // each run makes only what the ones before it left undone; its own "[n/N]" lines are counted
     const points: { lines: number; delay: number; env?: NodeJS.ProcessEnv }[] = [
       { lines: 2, delay: 0 },
@@ -106,7 +105,7 @@ describe('SIGKILL of kubepki generate', () => {
 
   test('SIGTERM stops cleanly: exit 143, a plain message, no lock and no staging left', async () => {
     const out = path.join(tmpDir('kubepki-term-'), 'pki');
-    const p = kubepkiAsync(['generate', '--spec', spec, '--out', out, '--jobs', '2'], { env: fakeEnv('slow', { FAKE_OPENSSL_SLEEP: '0.3' }) });
+    const p = kubepkiAsync(['generate', '--spec', spec, '--out', out, '--jobs', '2'], { env: fakeEnv('pass', { sleep: 0.3 }) });
     await new Promise<void>((resolve, reject) => {
       p.child.stdout.on('data', () => /\[\s*3\/\d+\]/.test(p.out()) && resolve());
       p.done.then((r) => reject(new Error(`the run ended before its third step (exit ${r.code}):\n${r.stdout}\n${r.stderr}`)));
@@ -121,17 +120,11 @@ describe('SIGKILL of kubepki generate', () => {
 });
 
 describe('SIGKILL of kubepki renew', () => {
-  let base: string;
-  beforeAll(() => {
-    base = path.join(work, 'pki');
-    expectExit(kubepki(['generate', '--spec', spec, '--out', base, '--jobs', '2']), 0);
-  });
-
   test.each([2])('renew --all --rekey killed right after its new key number %i is in place: generate completes the PKI with the CA unchanged', async (n) => {
     const out = copyDir(base);
     const ca = snapshot(out);
     // a slowed-down openssl, so that the kill surely comes before that key's certificate
-    const { res } = await killAfter(['renew', '--all', '--rekey', '--spec', spec, '--out', out, '--jobs', '2'], n, 0, fakeEnv('slow', { FAKE_OPENSSL_SLEEP: '0.4' }), /^\[\s*\d+\/\d+\] \$ openssl genrsa /gm);
+    const { res } = await killAfter(['renew', '--all', '--rekey', '--spec', spec, '--out', out, '--jobs', '2'], n, 0, fakeEnv('pass', { sleep: 0.4 }), /^\[\s*\d+\/\d+\] \$ openssl genrsa /gm);
     expect(res.signal).toBe('SIGKILL');
     const after = completeAndCheck(out, {}, true);
     // a new key in place whose certificate was not re-signed yet: generate finishes that renewal

@@ -11,7 +11,7 @@ import { loadYaml } from '../../src/render/kubeconfig.js';
 import { runSteps } from '../../src/run/runner.js';
 import { defaultSpec } from '../../src/spec/load.js';
 import { CLI, ROOT, kubepki, type CliResult } from '../helpers/cli.js';
-import { SPEC, expectExit, fakeEnv, writeSpec } from '../helpers/pki.js';
+import { SPEC, basePki, expectExit, fakeEnv, writeSpec } from '../helpers/pki.js';
 import { defaultRunContext } from '../helpers/run-context.js';
 import { cleanupTmp, tmpDir } from '../helpers/tmp.js';
 
@@ -76,8 +76,7 @@ describe('--json on an error prints one JSON document on stdout', () => {
   });
 
   test("a failed step: kind step, the step's id and command in the document, after generate's step events", () => {
-    const counter = path.join(tmpDir('kubepki-counter-'), 'n');
-    const r = kubepki(['generate', '--spec', spec, '--out', path.join(work, 'fail'), '--jobs', '1', '--json'], { env: fakeEnv('fail', { FAKE_OPENSSL_AT: '2', FAKE_OPENSSL_COUNTER: counter }) });
+    const r = kubepki(['generate', '--spec', spec, '--out', path.join(work, 'fail'), '--jobs', '1', '--json'], { env: fakeEnv('fail', { match: 'req -x509 * -out ca.crt' }) });
     expectExit(r, 1);
     const lines = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(lines.slice(0, -1).every((l) => l.event === 'step')).toBe(true);
@@ -88,7 +87,7 @@ describe('--json on an error prints one JSON document on stdout', () => {
     expect(d.error.step).toBe('ca:crt');
     expect(d.error.message).toBe('step ca:crt failed: openssl exited with code 1');
     expect(d.error.details).toContain('command: openssl req -x509 -new -nodes -key ca.key -subj "/CN=k8s-master" -days 5000 -config ca.cnf -extensions v3_ca -out ca.crt');
-    expect(d.error.details).toContain('openssl: fake openssl: call 2 fails on purpose');
+    expect(d.error.details).toContain('openssl: fake openssl: fails on purpose: req -x509 -new -nodes -key ca.key -subj /CN=k8s-master -days 5000 -config ca.cnf -extensions v3_ca -out ca.crt');
   });
 
   test('without --json, stdout carries no error document', () => {
@@ -98,8 +97,7 @@ describe('--json on an error prints one JSON document on stdout', () => {
   });
 
   test('verify --json on a PKI with problems prints its report only, exit 1', () => {
-    const out = path.join(work, 'pki');
-    expectExit(kubepki(['generate', '--spec', spec, '--out', out, '--jobs', '2']), 0);
+    const { out } = basePki(SPEC, 'errors-pki');
     const other = writeSpec(work, SPEC.replace('k8s-node-1', 'k8s-node-9'), 'other.yaml');
     const r = kubepki(['verify', '--spec', other, '--out', out, '--json']);
     expectExit(r, 1);

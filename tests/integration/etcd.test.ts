@@ -7,9 +7,8 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import { kubepki } from '../helpers/cli.js';
-import { writeSpec } from '../helpers/pki.js';
-import { cleanupTmp, tmpDir } from '../helpers/tmp.js';
+import { basePki } from '../helpers/pki.js';
+import { cleanupTmp } from '../helpers/tmp.js';
 import { requireTool } from '../helpers/tools.js';
 
 const ETCD = process.env.KUBEPKI_TEST_ETCD ?? '/usr/bin/etcd';
@@ -116,11 +115,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 beforeAll(async () => {
   requireTool(ETCD);
   requireTool(ETCDCTL);
-  work = tmpDir('kubepki-etcd-');
-  pki = path.join(work, 'pki');
-  const spec = writeSpec(work, SPEC);
-  const gen = kubepki(['generate', '--spec', spec, '--out', pki]);
-  if (gen.code !== 0) throw new Error(`kubepki generate failed (${gen.code}):\n${gen.stdout}\n${gen.stderr}`);
+  ({ work, out: pki } = basePki(SPEC, 'etcd'));
 
   for (const { name, ip } of MEMBERS) {
     members.push({

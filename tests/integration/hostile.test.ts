@@ -3,9 +3,9 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CLI, kubepki, ROOT, type CliResult } from '../helpers/cli.js';
+import { CLI, kubepki, type CliResult } from '../helpers/cli.js';
 import { cleanupTmp, copyDir, tmpDir } from '../helpers/tmp.js';
-import { SPEC, changed, expectExit, fakeEnv, newCa, newKey, snapshot, verifyJson, writeSpec } from '../helpers/pki.js';
+import { FAKE_BIN, SPEC, basePki, changed, expectExit, fakeEnv, newCa, newKey, snapshot, verifyJson, writeSpec } from '../helpers/pki.js';
 
 let spec: string;
 let work: string;
@@ -13,13 +13,9 @@ let base: string;
 let baseSnap: Record<string, string>;
 
 beforeAll(() => {
-  work = tmpDir('kubepki-hostile-');
+  ({ work, spec, out: base, snap: baseSnap } = basePki(SPEC, 'hostile'));
   chmodSync(work, 0o755); // the unprivileged-user test reads the spec here
-  spec = writeSpec(work, SPEC);
   chmodSync(spec, 0o644);
-  base = path.join(work, 'pki');
-  expectExit(kubepki(['generate', '--spec', spec, '--out', base, '--jobs', '2']), 0);
-  baseSnap = snapshot(base);
 });
 afterAll(() => cleanupTmp());
 
@@ -265,7 +261,7 @@ describe('openssl missing, too old, failing half way', () => {
 
   test('too old (a fake "OpenSSL 1.1.1w" first on PATH): exit 1 naming the version', () => {
     const d = tmpDir('kubepki-oldossl-');
-    const r = kubepki(['generate', '--spec', spec, '--out', path.join(d, 'pki')], { env: { ...fakeEnv('old'), KUBEPKI_OPENSSL: '', PATH: `${path.join(ROOT, 'fixtures/bin')}:${process.env.PATH}` } });
+    const r = kubepki(['generate', '--spec', spec, '--out', path.join(d, 'pki')], { env: { ...fakeEnv('old'), KUBEPKI_OPENSSL: '', PATH: `${FAKE_BIN}:${process.env.PATH}` } });
     expectExit(r, 1);
     expect(r.stderr).toMatch(/kubepki: error: OpenSSL 1\.1\.1w is too old: kubepki needs OpenSSL 3\.0 or newer/);
     expect(made(path.join(d, 'pki'))).toEqual([]);
@@ -288,13 +284,12 @@ describe('openssl missing, too old, failing half way', () => {
 
   test('failing half way on an existing PKI: exit 1 with the step, its command and openssl\'s error; nothing lost', () => {
     const out = copyDir(base);
-    const counter = path.join(tmpDir('kubepki-count-'), 'n');
-    // call 2 is the node-2 CSR, after its key was made (the fake does not count `openssl version`)
-    const r = kubepki(['generate', '--spec', specNode2(), '--out', out, '--jobs', '1'], { env: fakeEnv('fail', { FAKE_OPENSSL_AT: '2', FAKE_OPENSSL_COUNTER: counter }) });
+    // node-2's request fails, after its key was made
+    const r = kubepki(['generate', '--spec', specNode2(), '--out', out, '--jobs', '1'], { env: fakeEnv('fail', { match: 'req -new -key clients/kubelet-k8s-node-2.key *' }) });
     expectExit(r, 1);
     expect(r.stderr).toMatch(/kubepki: error: step kubelet-k8s-node-2:csr failed: openssl exited with code 1/);
     expect(r.stderr).toContain('command: openssl req -new -key clients/kubelet-k8s-node-2.key -subj "/CN=system:node:k8s-node-2/O=system:nodes" -out clients/kubelet-k8s-node-2.csr');
-    expect(r.stderr).toMatch(/openssl: fake openssl: call 2 fails on purpose/);
+    expect(r.stderr).toContain('openssl: fake openssl: fails on purpose: req -new -key clients/kubelet-k8s-node-2.key ');
     const after = snapshot(out);
     for (const [f, h] of Object.entries(baseSnap)) expect([f, after[f]]).toEqual([f, h]);
     // only the checked key of the step that succeeded was added
@@ -309,9 +304,8 @@ describe('openssl missing, too old, failing half way', () => {
 
   test('exit 0 but a torn (half-written) output: the check refuses it and nothing is promoted', () => {
     const out = copyDir(base);
-    const counter = path.join(tmpDir('kubepki-count-'), 'n');
-    // call 1 is node-2's genrsa, call 2 its CSR: openssl "succeeds" and the CSR is cut in half
-    const r = kubepki(['generate', '--spec', specNode2(), '--out', out, '--jobs', '1'], { env: fakeEnv('truncate', { FAKE_OPENSSL_AT: '2', FAKE_OPENSSL_COUNTER: counter }) });
+    // node-2's key is made, then openssl "succeeds" at its request and the CSR is cut in half
+    const r = kubepki(['generate', '--spec', specNode2(), '--out', out, '--jobs', '1'], { env: fakeEnv('truncate', { match: 'req -new -key clients/kubelet-k8s-node-2.key *' }) });
     expectExit(r, 1);
     expect(r.stderr).toMatch(/step kubelet-k8s-node-2:csr wrote a file that fails its check: clients\/kubelet-k8s-node-2\.csr is not a readable certificate request/);
     expect(changed(baseSnap, snapshot(out))).toEqual(['clients/kubelet-k8s-node-2.key']);
@@ -352,8 +346,8 @@ describe('a full disk', () => {
 
   test('openssl reporting ENOSPC (a fake): exit 1 with openssl\'s "No space left on device", nothing promoted', () => {
     const out = copyDir(base);
-    const counter = path.join(tmpDir('kubepki-count-'), 'n');
-    const r = kubepki(['generate', '--spec', writeSpec(work, SPEC + '  - { name: k8s-node-3, ip: 127.0.0.4 }\n', 'node3.yaml'), '--out', out, '--jobs', '1'], { env: fakeEnv('enospc', { FAKE_OPENSSL_AT: '1', FAKE_OPENSSL_COUNTER: counter }) });
+    // node-3's key, the first step with work to do
+    const r = kubepki(['generate', '--spec', writeSpec(work, SPEC + '  - { name: k8s-node-3, ip: 127.0.0.4 }\n', 'node3.yaml'), '--out', out, '--jobs', '1'], { env: fakeEnv('enospc', { match: 'genrsa -out clients/kubelet-k8s-node-3.key *' }) });
     expectExit(r, 1);
     expect(r.stderr).toMatch(/step kubelet-k8s-node-3:key failed: openssl exited with code 1/);
     expect(r.stderr).toMatch(/openssl: .*No space left on device/);

@@ -6,22 +6,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { kubepki, kubepkiAsync } from '../helpers/cli.js';
 import { cleanupTmp, copyDir, tmpDir } from '../helpers/tmp.js';
-import { SPEC, expectExit, fakeEnv, snapshot, writeSpec } from '../helpers/pki.js';
+import { SPEC, basePki, expectExit, fakeEnv, snapshot, writeSpec } from '../helpers/pki.js';
 
 let spec: string;
 let work: string;
 let base: string;
 
 beforeAll(() => {
-  work = tmpDir('kubepki-lock-');
-  spec = writeSpec(work, SPEC);
-  base = path.join(work, 'pki');
-  expectExit(kubepki(['generate', '--spec', spec, '--out', base, '--jobs', '2']), 0);
+  ({ work, spec, out: base } = basePki(SPEC, 'lock'));
 });
 afterAll(() => cleanupTmp());
 
 // a slowed-down openssl (test-only wrapper) keeps the first run busy for a few seconds
-const slow = () => fakeEnv('slow', { FAKE_OPENSSL_SLEEP: '0.8' });
+const slow = () => fakeEnv('pass', { sleep: 0.8 });
 /** a spec with work to do on a copy of the base PKI: a new node (three openssl steps) */
 const node2 = () => writeSpec(work, SPEC + '  - { name: k8s-node-2, ip: 127.0.0.3 }\n', 'node2.yaml');
 const lockFile = (out: string) => path.join(out, '.kubepki', 'lock');
@@ -42,7 +39,7 @@ describe('one run at a time per folder', () => {
     const out = copyDir(base);
     // the first run is held at its first openssl call until the gate opens: it holds the lock
     const gate = path.join(tmpDir('kubepki-gate-'), 'open');
-    const a = kubepkiAsync(['generate', '--spec', node2(), '--out', out, '--jobs', '2'], { env: fakeEnv('pass', { FAKE_OPENSSL_GATE: gate }) });
+    const a = kubepkiAsync(['generate', '--spec', node2(), '--out', out, '--jobs', '2'], { env: fakeEnv('pass', { gate }) });
     try {
       await new Promise<void>((resolve, reject) => {
         const poll = setInterval(() => existsSync(`${gate}.waiting`) && (clearInterval(poll), resolve()), 20);

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { explain, repoRoot, requireBuiltCli, run, snapshot, tempDir, type Result } from './package-tree.js';
+import { explain, repoRoot, requireBuiltCli, run, fileStates, tempDir, type Result } from '../helpers/package-tree.js';
 
 let tmp: string;
 let infra: string;
@@ -53,11 +53,11 @@ describe('make targets from kubepki.mk (embedded default spec)', () => {
   });
 
   test('a second make pki is a no-op: make runs nothing and no file changes', () => {
-    const before = snapshot(pki());
+    const before = fileStates(pki());
     const r = ok(make(['pki']));
     expect(r.stdout).toContain("Nothing to be done for 'pki'");
     expect(r.stdout).not.toContain(cli);
-    expect(snapshot(pki())).toEqual(before);
+    expect(fileStates(pki())).toEqual(before);
   });
 
   test('make pki-plan prints exactly what kubepki plan prints (make pki-plan > plan.sh is the script)', () => {
@@ -71,19 +71,19 @@ describe('make targets from kubepki.mk (embedded default spec)', () => {
   });
 
   test('a missing core file makes make pki run kubepki again, which completes the PKI', () => {
-    const ca = snapshot(pki())['ca.key'];
+    const ca = fileStates(pki())['ca.key'];
     fs.rmSync(pki('manifest.json'));
     const r = ok(make(['pki']));
     expect(r.stdout).toContain(`${cli} generate`);
     expect(fs.existsSync(pki('manifest.json'))).toBe(true);
-    expect(snapshot(pki())['ca.key']).toEqual(ca);
+    expect(fileStates(pki())['ca.key']).toEqual(ca);
     ok(make(['pki-verify']));
   });
 
   test('make pki-renew re-signs the server certificate with the same CA', () => {
-    const before = snapshot(pki());
+    const before = fileStates(pki());
     ok(make(['pki-renew']));
-    const after = snapshot(pki());
+    const after = fileStates(pki());
     expect(after['ca.key']).toEqual(before['ca.key']);
     expect(after['ca.crt']).toEqual(before['ca.crt']);
     expect(after['server.crt']!.sha256).not.toBe(before['server.crt']!.sha256);
@@ -91,19 +91,19 @@ describe('make targets from kubepki.mk (embedded default spec)', () => {
   });
 
   test('make pki-clean without CONFIRM keeps the CA and sa keys, says how to delete them, and make pki rebuilds on them', () => {
-    const before = snapshot(pki());
+    const before = fileStates(pki());
     const trustRoots = Object.keys(before).filter((f) => /(^|\/|-)ca\.(key|crt|srl)$|^sa\.(key|pub)$/.test(f));
     expect(trustRoots).toEqual(expect.arrayContaining(['ca.key', 'ca.crt']));
     const r = ok(make(['pki-clean']));
     expect(r.stdout).toContain('CONFIRM=yes');
-    const after = snapshot(pki());
+    const after = fileStates(pki());
     // and the remembered spec, which the next make pki (no SPEC) rebuilds the leaves from
     const kept = [...trustRoots, '.kubepki/spec.json'];
     expect(Object.keys(after).sort()).toEqual(kept.sort());
     for (const f of kept) expect([f, after[f]]).toEqual([f, before[f]]);
 
     ok(make(['pki']));
-    expect(snapshot(pki())['ca.key']).toEqual(before['ca.key']);
+    expect(fileStates(pki())['ca.key']).toEqual(before['ca.key']);
     ok(make(['pki-verify']));
   });
 
@@ -155,10 +155,10 @@ describe('kubepki.mk with SPEC and OUT', () => {
   });
 
   test('make pki passes --spec and --out, and generate on the matching PKI changes no PKI file', () => {
-    const before = snapshot(out);
+    const before = fileStates(out);
     const r = ok(make(['pki'], repo)); // the spec file is newer than the copied manifest.json
     expect(r.stdout).toContain(`${cli} generate --spec cluster.yaml --out secrets/pki`);
-    const after = snapshot(out);
+    const after = fileStates(out);
     for (const f of Object.keys(before)) {
       if (f === 'manifest.json') continue; // make's own touch records the spec's time
       expect([f, after[f]]).toEqual([f, before[f]]);
@@ -171,9 +171,9 @@ describe('kubepki.mk with SPEC and OUT', () => {
     const now = Date.now() / 1000;
     fs.utimesSync(path.join(out, 'manifest.json'), now - 100, now - 100);
     fs.utimesSync(path.join(repo, 'cluster.yaml'), now - 50, now - 50); // the spec was edited after the PKI was made
-    const before = snapshot(out);
+    const before = fileStates(out);
     expect(ok(make(['pki'], repo)).stdout).toContain(`${cli} generate --spec cluster.yaml`);
-    const after = snapshot(out);
+    const after = fileStates(out);
     for (const f of Object.keys(before)) if (f !== 'manifest.json') expect([f, after[f]]).toEqual([f, before[f]]);
     // generate changed nothing, so make's touch of manifest.json is what makes the next run a no-op
     expect(ok(make(['pki'], repo)).stdout).toContain("Nothing to be done for 'pki'");

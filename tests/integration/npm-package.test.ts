@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { explain, mustRun, pkg, packTarball, run, tempDir, type Packed } from './package-tree.js';
+import { explain, mustRun, pkg, packTarball, run, tempDir, type Packed } from '../helpers/package-tree.js';
 
 let tmp: string;
 let packed: Packed;

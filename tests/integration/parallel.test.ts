@@ -10,20 +10,15 @@
  *   shows the follow-up had started) stops cleanly and keeps nothing of either;
  * - a stop by SIGTERM in the middle of a parallel run does the same;
  * - in a pipe and with --json the output carries no control characters.
- * Real openssl throughout; fixtures/bin/openssl-parallel wraps it to fail or slow down on purpose.
+ * Real openssl throughout; the test-only fake (fixtures/bin/openssl) wraps it to fail, make a weak
+ * key or slow down on purpose, choosing the calls by their argv.
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { FIXTURES, kubepki, kubepkiAsync } from '../helpers/cli.js';
+import { kubepki, kubepkiAsync } from '../helpers/cli.js';
+import { fakeEnv } from '../helpers/pki.js';
 import { cleanupTmp, tmpDir } from '../helpers/tmp.js';
 import { openssl } from '../helpers/tools.js';
-
-const FAKE = path.join(FIXTURES, 'bin', 'openssl-parallel');
-const REAL = (() => {
-  const r = openssl(['version']);
-  if (r.code !== 0) throw new Error('these tests need the real openssl on PATH');
-  return process.env.PATH!.split(':').map((d) => path.join(d, 'openssl')).find((p) => existsSync(p))!;
-})();
 
 // loopback addresses only; three nodes and an extra client: 10 keys, 9 signings
 const SPEC = `master: {hostname: k8s-master, ip: 127.0.0.1, extraSANs: [api.example.test, 127.0.0.9]}
@@ -156,8 +151,9 @@ describe('a failure while other steps run', () => {
   beforeAll(() => {
     out = path.join(work, 'fail');
     marker = `kubepki-parallel-marker-${process.pid}-${Date.now()}`;
-    r = kubepki(['generate', '--spec', spec, '--out', out, '--jobs', '4', '--openssl', FAKE], {
-      env: { PARALLEL_FAKE_REAL: REAL, PARALLEL_FAKE_FAIL_OUT: failing, PARALLEL_FAKE_FAIL_DELAY: '0.3', PARALLEL_FAKE_SLOW: '1', PARALLEL_TEST_MARKER: marker },
+    // the failing key fails after 0.3 s while every other key generation sleeps 1 s first
+    r = kubepki(['generate', '--spec', spec, '--out', out, '--jobs', '4'], {
+      env: { ...fakeEnv('fail', { match: `genrsa -out ${failing} *`, delay: 0.3, sleep: 1, sleepMatch: 'genrsa *' }), PARALLEL_TEST_MARKER: marker },
     });
   });
 
@@ -208,8 +204,8 @@ describe('a step started at its producer\'s exit, whose producer then fails its 
   beforeAll(() => {
     out = path.join(work, 'weak');
     marker = `kubepki-parallel-marker-weak-${process.pid}-${Date.now()}`;
-    r = kubepki(['generate', '--spec', spec, '--out', out, '--jobs', '2', '--openssl', FAKE], {
-      env: { PARALLEL_FAKE_REAL: REAL, PARALLEL_FAKE_WEAK_OUT: 'ca.key', PARALLEL_FAKE_SLOW_REQ: '5', PARALLEL_TEST_MARKER: marker },
+    r = kubepki(['generate', '--spec', spec, '--out', out, '--jobs', '2'], {
+      env: { ...fakeEnv('weak', { match: 'genrsa -out ca.key *', sleep: 5, sleepMatch: 'req *' }), PARALLEL_TEST_MARKER: marker },
     });
   });
 
@@ -229,8 +225,8 @@ describe('a step started at its producer\'s exit, whose producer then fails its 
 test('SIGTERM during a parallel run ends every openssl process and leaves no staging folder', async () => {
   const out = path.join(work, 'term');
   const marker = `kubepki-parallel-marker-term-${process.pid}-${Date.now()}`;
-  const run = kubepkiAsync(['generate', '--spec', spec, '--out', out, '--jobs', '4', '--json', '--openssl', FAKE], {
-    env: { PARALLEL_FAKE_REAL: REAL, PARALLEL_FAKE_SLOW: '5', PARALLEL_TEST_MARKER: marker },
+  const run = kubepkiAsync(['generate', '--spec', spec, '--out', out, '--jobs', '4', '--json'], {
+    env: { ...fakeEnv('pass', { sleep: 5, sleepMatch: 'genrsa *' }), PARALLEL_TEST_MARKER: marker },
   });
   // wait until slowed genrsa processes are in flight, then stop the run
   const deadline = Date.now() + 30_000;

@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { kubepki } from '../helpers/cli.js';
-import { FAKE_BIN, SPEC, expectExit, fakeEnv, snapshot, writeSpec } from '../helpers/pki.js';
-import { cleanupTmp, tmpDir } from '../helpers/tmp.js';
+import { FAKE_BIN, SPEC, basePki, expectExit, fakeEnv, snapshot } from '../helpers/pki.js';
+import { cleanupTmp } from '../helpers/tmp.js';
 
 let work: string;
 let spec: string;
@@ -14,14 +14,11 @@ let script: string;
 let generated: string;
 
 beforeAll(() => {
-  work = tmpDir('kubepki-script-');
-  spec = writeSpec(work, SPEC);
+  ({ work, spec, out: generated } = basePki(SPEC, 'script'));
   const plan = kubepki(['plan', '--spec', spec]);
   expectExit(plan, 0);
   script = path.join(work, 'plan.sh');
   writeFileSync(script, plan.stdout);
-  generated = path.join(work, 'generated');
-  expectExit(kubepki(['generate', '--spec', spec, '--out', generated, '--jobs', '2']), 0);
 });
 afterAll(() => cleanupTmp());
 
@@ -81,14 +78,14 @@ test('an embed that cannot be read stops the script before its kubeconfig is wri
   const text = spawnSync('cat', [script], { encoding: 'utf8' }).stdout.split('\n');
   const firstEmbed = text.findIndex((l) => /^b64_\w+=\$\(openssl base64 -A -in /.test(l));
   expect(firstEmbed).toBeGreaterThan(0);
-  // the openssl calls before it, then that base64 call is the one that fails
-  const at = text.slice(0, firstEmbed).filter((l) => l.startsWith('openssl ')).length + 1;
+  // that base64 call is the one that fails (every call that reads its file does)
+  const embed = /\$\(openssl (base64 -A -in \S+)\)/.exec(text[firstEmbed])![1];
   const kubeconfig = text.slice(firstEmbed).find((l) => l.startsWith('cat > '))!.split(' ')[2];
   const dir = path.join(work, 'failing-embed');
   mkdirSync(dir);
-  const env = { ...fakeEnv('fail', { FAKE_OPENSSL_AT: String(at), FAKE_OPENSSL_COUNTER: path.join(work, 'counter') }), PATH: `${FAKE_BIN}:${process.env.PATH}` };
+  const env = { ...fakeEnv('fail', { match: embed }), PATH: `${FAKE_BIN}:${process.env.PATH}` };
   const r = runScript(dir, env);
   expect(r.status).not.toBe(0);
-  expect(r.stderr).toContain(`fake openssl: call ${at} fails on purpose`);
+  expect(r.stderr).toContain(`fake openssl: fails on purpose: ${embed}\n`);
   expect([kubeconfig, existsSync(path.join(dir, kubeconfig))]).toEqual([kubeconfig, false]);
 });

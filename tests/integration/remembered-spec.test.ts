@@ -6,7 +6,7 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { kubepki } from '../helpers/cli.js';
 import { cleanupTmp, copyDir, tmpDir } from '../helpers/tmp.js';
-import { expectExit, fakeEnv, mtimes, mustOpenssl, snapshot, verifyJson, writeSpec } from '../helpers/pki.js';
+import { basePki, expectExit, fakeEnv, mtimes, mustOpenssl, noOpenssl, snapshot, verifyJson, writeSpec } from '../helpers/pki.js';
 
 // other addresses than the embedded default's (192.168.18.3, 169.169.0.0/16) and an extra SAN
 const CLUSTER = `cluster:
@@ -25,10 +25,7 @@ let base: string;
 let baseSnap: Record<string, string>;
 
 beforeAll(() => {
-  work = tmpDir('kubepki-remembered-');
-  spec = writeSpec(work, CLUSTER);
-  base = path.join(work, 'pki');
-  expectExit(kubepki(['generate', '--spec', spec, '--out', base, '--jobs', '2']), 0);
+  ({ work, spec, out: base } = basePki(CLUSTER, 'remembered'));
   baseSnap = snapshot(base, true);
 });
 afterAll(() => cleanupTmp());
@@ -36,8 +33,6 @@ afterAll(() => cleanupTmp());
 const sans = (out: string) => mustOpenssl(['x509', '-in', path.join(out, 'server.crt'), '-noout', '-ext', 'subjectAltName']);
 const servers = (out: string) =>
   ['admin', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubelet-node-a'].map((k) => /^ +server: (.*)$/m.exec(readFileSync(path.join(out, `kubeconfig/${k}.kubeconfig`), 'utf8'))?.[1]);
-/** Any openssl call fails the run: proof that none was made. */
-const noOpenssl = () => fakeEnv('fail', { FAKE_OPENSSL_AT: '1', FAKE_OPENSSL_COUNTER: path.join(tmpDir('kubepki-counter-'), 'n') });
 
 describe('a PKI made from a spec file remembers it', () => {
   test('generate writes the resolved spec to OUT/.kubepki/spec.json: no secret in it, mode 0644', () => {
@@ -117,9 +112,10 @@ describe('a PKI made from a spec file remembers it', () => {
 
 test('a first run that fails part-way has remembered its spec: generate without --spec completes the PKI with it', () => {
   const out = path.join(tmpDir('kubepki-partial-'), 'pki');
-  const counter = path.join(tmpDir('kubepki-counter-'), 'n');
-  const r = kubepki(['generate', '--spec', spec, '--out', out, '--jobs', '1'], { env: fakeEnv('fail', { FAKE_OPENSSL_AT: '4', FAKE_OPENSSL_COUNTER: counter }) });
+  // the CA is made, then the apiserver's request fails
+  const r = kubepki(['generate', '--spec', spec, '--out', out, '--jobs', '1'], { env: fakeEnv('fail', { match: 'req -new -key server.key *' }) });
   expectExit(r, 1);
+  expect(r.stderr).toContain('step apiserver:csr failed');
   expect(existsSync(path.join(out, 'ca.key'))).toBe(true);
   const g = kubepki(['generate', '--out', out]);
   expectExit(g, 0);

@@ -6,10 +6,10 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { kubepki } from '../helpers/cli.js';
-import { cleanupTmp, copyDir, tmpDir } from '../helpers/tmp.js';
+import { cleanupTmp, copyDir } from '../helpers/tmp.js';
 import { KUBECTL, requireTool } from '../helpers/tools.js';
 import { startWhoamiServer } from '../helpers/whoami-server.js';
-import { CLIENT_EXT, SPEC, changed, expectExit, newCa, newKey, notAfter, signLeaf, snapshot, verifyJson, writeSpec } from '../helpers/pki.js';
+import { CLIENT_EXT, SPEC, basePki, changed, expectExit, newCa, newKey, notAfter, signLeaf, snapshot, verifyJson } from '../helpers/pki.js';
 
 const SHORT = SPEC + 'certs: { days: 20 }\n';
 const IDENTITIES: Record<string, { user: string; groups: string[] }> = {
@@ -29,11 +29,7 @@ let baseSnap: Record<string, string>;
 
 beforeAll(() => {
   requireTool(KUBECTL);
-  work = tmpDir('kubepki-renew-');
-  spec = writeSpec(work, SHORT);
-  base = path.join(work, 'pki');
-  expectExit(kubepki(['generate', '--spec', spec, '--out', base, '--jobs', '2']), 0);
-  baseSnap = snapshot(base);
+  ({ work, spec, out: base, snap: baseSnap } = basePki(SHORT, 'renew'));
 });
 afterAll(() => cleanupTmp());
 

@@ -4,8 +4,8 @@
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { kubepki } from '../helpers/cli.js';
-import { cleanupTmp, copyDir, tmpDir } from '../helpers/tmp.js';
-import { SPEC, changed, expectExit, fakeEnv, mtimes, mustOpenssl, snapshot, verifyJson, writeSpec } from '../helpers/pki.js';
+import { cleanupTmp, copyDir } from '../helpers/tmp.js';
+import { SPEC, basePki, changed, expectExit, mtimes, mustOpenssl, noOpenssl, snapshot, verifyJson, writeSpec } from '../helpers/pki.js';
 import { sha } from '../helpers/tools.js';
 
 let base: string;
@@ -14,11 +14,7 @@ let work: string;
 let baseSnap: Record<string, string>;
 
 beforeAll(() => {
-  work = tmpDir('kubepki-rerun-');
-  spec = writeSpec(work, SPEC);
-  base = path.join(work, 'pki');
-  expectExit(kubepki(['generate', '--spec', spec, '--out', base, '--jobs', '2']), 0);
-  baseSnap = snapshot(base);
+  ({ work, spec, out: base, snap: baseSnap } = basePki(SPEC, 'rerun'));
 });
 afterAll(() => cleanupTmp());
 
@@ -30,9 +26,6 @@ function generateJson(out: string, specFile: string, env?: NodeJS.ProcessEnv) {
   const summary = lines.find((l) => l.event === 'summary');
   return { r, summary, steps: lines.filter((l) => l.event === 'step') };
 }
-
-/** Any openssl call fails the run: proof that none was made. */
-const noOpenssl = () => fakeEnv('fail', { FAKE_OPENSSL_AT: '1', FAKE_OPENSSL_COUNTER: path.join(tmpDir('kubepki-counter-'), 'n') });
 
 describe('re-running generate', () => {
   test('on a complete, matching PKI: runs no openssl command, says so, changes nothing', () => {

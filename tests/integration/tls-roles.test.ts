@@ -7,9 +7,8 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import tls, { type TLSSocket } from 'node:tls';
-import { kubepki } from '../helpers/cli.js';
-import { writeSpec } from '../helpers/pki.js';
-import { cleanupTmp, tmpDir } from '../helpers/tmp.js';
+import { basePki } from '../helpers/pki.js';
+import { cleanupTmp } from '../helpers/tmp.js';
 
 const SPEC = `master: { hostname: k8s-master, ip: 127.0.0.1 }
 nodes:
@@ -32,10 +31,7 @@ function flag(env: string, name: string): string {
 const servers: https.Server[] = [];
 
 beforeAll(() => {
-  const work = tmpDir('kubepki-tls-roles-');
-  pki = path.join(work, 'pki');
-  const gen = kubepki(['generate', '--spec', writeSpec(work, SPEC), '--out', pki]);
-  if (gen.code !== 0) throw new Error(`kubepki generate failed (${gen.code}):\n${gen.stdout}\n${gen.stderr}`);
+  pki = basePki(SPEC, 'tls-roles').out;
 }, 40_000);
 
 afterAll(async () => {

@@ -1,24 +1,20 @@
 // Folders kubepki cannot work in, refused at once with exit 1 and a clear message: a pseudo file
 // system of the kernel as --out, a pipe where a file or the lock belongs; and verify on a folder
-// that a run is making. Each of these blocked or looped for ever before it was refused, so every
-// run here is bounded (spawnSync's timeout): a hang fails the test instead of hanging the suite.
+// that a run is making. Each of these can block a process or loop for ever, so every run here is
+// bounded (spawnSync's timeout): a hang fails the test instead of hanging the suite.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CLI, ROOT, kubepki, type CliResult } from '../helpers/cli.js';
-import { SPEC, expectExit, snapshot, writeSpec } from '../helpers/pki.js';
+import { CLI, ROOT, type CliResult } from '../helpers/cli.js';
+import { SPEC, basePki, expectExit, snapshot } from '../helpers/pki.js';
 import { cleanupTmp, copyDir, tmpDir } from '../helpers/tmp.js';
 
-let work: string;
 let spec: string;
 let base: string;
 
 beforeAll(() => {
-  work = tmpDir('kubepki-unfit-');
-  spec = writeSpec(work, SPEC);
-  base = path.join(work, 'pki');
-  expectExit(kubepki(['generate', '--spec', spec, '--out', base, '--jobs', '2']), 0);
+  ({ spec, out: base } = basePki(SPEC, 'unfit'));
 });
 afterAll(() => cleanupTmp());
 

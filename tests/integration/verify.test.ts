@@ -4,17 +4,14 @@ import { chmodSync, existsSync, readFileSync, rmSync, truncateSync, writeFileSyn
 import path from 'node:path';
 import { kubepki, kubepkiAsync } from '../helpers/cli.js';
 import { cleanupTmp, copyDir, tmpDir } from '../helpers/tmp.js';
-import { CLIENT_EXT, SPEC, expectExit, mtimes, mustOpenssl, newCa, newKey, signLeaf, snapshot, verifyJson, writeSpec, type VerifyJson } from '../helpers/pki.js';
+import { CLIENT_EXT, SPEC, basePki, expectExit, mtimes, mustOpenssl, newCa, newKey, signLeaf, snapshot, verifyJson, writeSpec, type VerifyJson } from '../helpers/pki.js';
 
 let base: string; // generated once, never modified
 let spec: string;
 let work: string;
 
 beforeAll(() => {
-  work = tmpDir('kubepki-verify-');
-  spec = writeSpec(work, SPEC);
-  base = path.join(work, 'pki');
-  expectExit(kubepki(['generate', '--spec', spec, '--out', base, '--jobs', '2']), 0);
+  ({ work, spec, out: base } = basePki(SPEC, 'verify'));
 });
 afterAll(() => cleanupTmp());
 

@@ -1,15 +1,15 @@
 /**
  * Helpers shared by the delivery tests (npm package, make, container): run a
- * real process, pack the real npm tarball, snapshot a PKI folder.
+ * real process, pack the real npm tarball, the state of every file in a folder.
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI, ROOT } from './cli.js';
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const repoRoot = ROOT;
 export const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
   name: string;
   version: string;
@@ -76,8 +76,8 @@ export function listFiles(dir: string): string[] {
 
 export interface FileState { mode: number; uid: number; mtimeMs: number; sha256: string }
 
-/** mode, owner, mtime and sha256 of every file under dir. */
-export function snapshot(dir: string): Record<string, FileState> {
+/** mode, owner, mtime and sha256 of every file under dir (snapshot() of pki.ts has the sha256 only). */
+export function fileStates(dir: string): Record<string, FileState> {
   const snap: Record<string, FileState> = {};
   for (const f of listFiles(dir)) {
     const p = path.join(dir, f);
@@ -89,9 +89,8 @@ export function snapshot(dir: string): Record<string, FileState> {
 
 /** The built CLI must exist: `npm test` builds it first (and so must whoever runs one file). */
 export function requireBuiltCli(): string {
-  const cli = path.join(repoRoot, 'dist', 'cli.js');
-  if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm test does)`);
-  return cli;
+  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
+  return CLI;
 }
 
 export interface Packed { tarball: string; entries: string[] }
