@@ -36,9 +36,12 @@ function recording(weakCa: boolean, cnfDone?: Promise<void>): { runner: OpensslR
     ready: real.ready,
     run: async (argv, cwd, signal) => {
       calls.push(argv.join(' '));
-      const weak = weakCa && argv[0] === 'genrsa' && argv.includes('ca.key');
+      const caKey = argv[0] === 'genrsa' && argv.includes('ca.key');
+      const weak = weakCa && caKey;
       const r = await real.run(weak ? ['genrsa', '-out', 'ca.key', '1024'] : argv, cwd, signal);
-      if (weak) await cnfDone;
+      // the CA's key exits only once ca.cnf is written, so that the CA certificate waits for
+      // nothing else at that moment (however slow the machine's preflight is)
+      if (caKey) await cnfDone;
       return r;
     },
   };
@@ -48,9 +51,11 @@ function recording(weakCa: boolean, cnfDone?: Promise<void>): { runner: OpensslR
 
 test('with --jobs 2 the CA certificate is dispatched at the exit of genrsa, before ca.key has been checked', async () => {
   const out = tmpDir('kubepki-early-');
-  const { runner } = recording(false);
+  let cnfWritten!: () => void;
+  const cnfDone = new Promise<void>((ok) => (cnfWritten = ok));
+  const { runner } = recording(false, cnfDone);
   const steps = buildPlan(defaultSpec()).steps;
-  const outcomes = await runSteps(steps, defaultRunContext(out, runner, 2));
+  const outcomes = await runSteps(steps, { ...defaultRunContext(out, runner, 2), onDone: (o: StepOutcome) => o.step.id === 'config:ca.cnf' && cnfWritten() });
   const key = outcomes.find((o) => o.step.id === 'ca:key')!;
   const crt = outcomes.find((o) => o.step.id === 'ca:crt')!;
   expect(crt.timing.after).toBe(key.index);
