@@ -5,6 +5,7 @@ import { apiserverSans, appendUnique, type Sans } from '../spec/derive.js';
 import type { Spec } from '../spec/schema.js';
 import { canonicalIp } from '../spec/net.js';
 import { escapeSubjValue } from '../x509/der.js';
+import { keyWant, type KeyWant } from './keys.js';
 import * as N from './names.js';
 
 export { paths, serialPath } from './names.js';
@@ -32,13 +33,17 @@ export interface CertRow {
   cn: string;
   o: string[];
   days: number;
-  keyBits: number;
+  /** what its private key is */
+  key: KeyWant;
   /** null: the certificate has no EKU extension (the documented server cert, bare v1 clients) */
   eku: Eku[] | null;
   /** null: no keyUsage extension expected */
   keyUsage: string[] | null;
   sans: Sans | null;
   ext: ExtConfig | null;
+  /** a CA whose certificate is given (ca.external) and whose key kubepki never has: its leaves
+   *  are signed by that CA, from the requests kubepki makes */
+  external?: boolean;
   /** RBAC: the only identities allowed to carry system:masters */
   mayBeMaster?: boolean;
   /** the kubelet identity of a node: CN must be system:node:<node> */
@@ -52,9 +57,12 @@ export const MASTER_CNF = 'master_ssl.cnf';
 export const CA_SECTION = 'v3_ca';
 export const CLIENT_CNF = 'client_ssl.cnf';
 
-// in the document's order (master_ssl.cnf); compared as a set
+// in the document's order (master_ssl.cnf); compared as a set. An EC key cannot encipher a key:
+// its certificates leave keyEncipherment out, as kubeadm's do.
 const SERVER_KU = ['nonRepudiation', 'digitalSignature', 'keyEncipherment'];
 const CLIENT_KU = ['digitalSignature', 'keyEncipherment'];
+const forKey = (ku: string[], key: KeyWant) => (key.algorithm === 'rsa' ? ku : ku.filter((u) => u !== 'keyEncipherment'));
+const leafKey = (spec: Spec) => keyWant(spec.certs.keyAlgorithm);
 
 export function clientRows(spec: Spec): CertRow[] {
   const bare = !spec.certs.clientExtensions;
@@ -65,9 +73,9 @@ export function clientRows(spec: Spec): CertRow[] {
     cn,
     o,
     days: spec.certs.days,
-    keyBits: spec.certs.keyBits,
+    key: leafKey(spec),
     eku: bare ? null : ['clientAuth'],
-    keyUsage: bare ? null : CLIENT_KU,
+    keyUsage: bare ? null : forKey(CLIENT_KU, leafKey(spec)),
     sans: null,
     ext: bare ? null : { file: CLIENT_CNF, section: 'v3_client', forCsr: false },
     group: 'client',
@@ -78,7 +86,8 @@ export function clientRows(spec: Spec): CertRow[] {
     client(N.CONTROLLER_MANAGER, 'system:kube-controller-manager', [], { description: 'kube-controller-manager → kube-apiserver' }),
     client(N.SCHEDULER, 'system:kube-scheduler', [], { description: 'kube-scheduler → kube-apiserver' }),
     client(N.PROXY, 'system:kube-proxy', [], { description: 'kube-proxy → kube-apiserver' }),
-    client(N.ADMIN, 'admin', ['system:masters'], { description: 'kubectl (cluster admin)', mayBeMaster: true }),
+    client(N.ADMIN, 'admin', [spec.admin.group], { description: 'kubectl (cluster admin)', mayBeMaster: spec.admin.group === 'system:masters' }),
+    ...(spec.admin.superAdmin ? [client(N.SUPER_ADMIN, 'kubernetes-super-admin', ['system:masters'], { description: 'break-glass kubectl (system:masters: bypasses RBAC)', mayBeMaster: true })] : []),
     ...spec.nodes.map((n) =>
       client(N.kubeletClient(n.name), `system:node:${n.name}`, ['system:nodes'], { node: n.name, description: `kubelet on ${n.name} → kube-apiserver` }),
     ),
@@ -110,7 +119,7 @@ export interface KeyPairRow {
   id: string;
   stem: string;
   kind: 'keypair';
-  keyBits: number;
+  key: KeyWant;
   description: string;
 }
 
@@ -123,7 +132,7 @@ export function catalogue(spec: Spec): Entry[] {
   return [...documentRows(spec), ...(spec.etcd.mode === 'tls' ? etcdRows(spec) : []), ...(spec.frontProxy ? frontProxyRows(spec) : []), ...(spec.kubeletTLS.enabled ? kubeletRows(spec) : [])];
 }
 
-const leaf = (spec: Spec, r: Omit<CertRow, 'kind' | 'days' | 'keyBits'>): CertRow => ({ kind: 'leaf', days: spec.certs.days, keyBits: spec.certs.keyBits, ...r });
+const leaf = (spec: Spec, r: Omit<CertRow, 'kind' | 'days' | 'key'>): CertRow => ({ kind: 'leaf', days: spec.certs.days, key: leafKey(spec), ...r, keyUsage: r.keyUsage && forKey(r.keyUsage, leafKey(spec)) });
 
 const caRow = (spec: Spec, name: N.Named, cn: string, group: CertRow['group'], description: string): CertRow => ({
   ...name,
@@ -131,7 +140,7 @@ const caRow = (spec: Spec, name: N.Named, cn: string, group: CertRow['group'], d
   cn,
   o: [],
   days: spec.ca.days,
-  keyBits: spec.certs.keyBits,
+  key: keyWant(spec.ca.keyAlgorithm ?? spec.certs.keyAlgorithm),
   eku: null,
   keyUsage: null,
   sans: null,
@@ -148,23 +157,31 @@ const clientLeaf = (spec: Spec, name: N.Named, signer: N.Named, cn: string, o: s
 const servingLeaf = (spec: Spec, name: N.Named, signer: N.Named, cn: string, o: string[], eku: Eku[], sans: Sans, group: CertRow['group'], description: string): CertRow =>
   leaf(spec, { ...name, signer: signer.id, cn, o, eku, keyUsage: CLIENT_KU, sans, ext: { file: N.paths(name).cnf, section: 'v3_req', forCsr: true }, group, description });
 
+/** A control-plane host's kube-apiserver certificate: the document's shape (master_ssl.cnf for
+ *  the first master), that host's name and address, the endpoint of an HA control plane. */
+const apiserverRow = (spec: Spec, name: N.Named, host: { hostname: string; ip: string }, cnf: string, description: string): CertRow =>
+  leaf(spec, {
+    ...name,
+    signer: N.CA.id,
+    cn: host.hostname,
+    o: [],
+    eku: null,
+    keyUsage: SERVER_KU,
+    sans: apiserverSans(spec, host),
+    ext: { file: cnf, section: 'v3_req', forCsr: true },
+    group: 'document',
+    description,
+  });
+
 /** The document's PKI: its CA, kube-apiserver's certificate, the service-account pair and the clients. */
 function documentRows(spec: Spec): Entry[] {
   return [
-    caRow(spec, N.CA, spec.ca.commonName, 'document', 'cluster CA: signs kube-apiserver and every client'),
-    leaf(spec, {
-      ...N.APISERVER,
-      signer: N.CA.id,
-      cn: spec.master.hostname,
-      o: [],
-      eku: null,
-      keyUsage: SERVER_KU,
-      sans: apiserverSans(spec),
-      ext: { file: MASTER_CNF, section: 'v3_req', forCsr: true },
-      group: 'document',
-      description: 'kube-apiserver serving certificate',
-    }),
-    { ...N.SA, kind: 'keypair', keyBits: spec.certs.keyBits, description: 'service-account token signing key pair' },
+    spec.ca.external
+      ? { ...caRow(spec, N.CA, spec.ca.commonName, 'document', 'cluster CA (external): signs kube-apiserver and every client'), ext: null, external: true }
+      : caRow(spec, N.CA, spec.ca.commonName, 'document', 'cluster CA: signs kube-apiserver and every client'),
+    apiserverRow(spec, N.APISERVER, spec.master, MASTER_CNF, 'kube-apiserver serving certificate'),
+    ...spec.masters.map((m) => apiserverRow(spec, N.apiserverOf(m.hostname), m, N.paths(N.apiserverOf(m.hostname)).cnf, `kube-apiserver on ${m.hostname}: serving certificate`)),
+    { ...N.SA, kind: 'keypair', key: keyWant(spec.serviceAccount.keyAlgorithm ?? spec.certs.keyAlgorithm), description: 'service-account token signing key pair' },
     ...clientRows(spec),
   ];
 }

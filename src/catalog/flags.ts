@@ -17,6 +17,19 @@ export interface FlagContext {
   file: (e: N.Named, ext: 'key' | 'crt' | 'pub') => string;
   node?: { name: string; ip: string };
   member?: { name: string; ip: string };
+  /** kube-apiserver: the control-plane host this file is for, and its serving certificate */
+  master?: ControlPlaneHost;
+}
+
+/** A control-plane host: the first is spec.master (server.crt, the document's); masters[] follow. */
+export interface ControlPlaneHost {
+  hostname: string;
+  ip: string;
+  cert: N.Named;
+}
+
+export function controlPlaneHosts(spec: Spec): ControlPlaneHost[] {
+  return [{ ...spec.master, cert: N.APISERVER }, ...spec.masters.map((m) => ({ ...m, cert: N.apiserverOf(m.hostname) }))];
 }
 
 export interface FlagRule {
@@ -51,8 +64,8 @@ export const FLAG_RULES: FlagRule[] = [
     source: SEED,
   },
   { component: 'kube-apiserver', flag: '--client-ca-file', value: (c) => c.file(N.CA, 'crt'), source: SEED },
-  { component: 'kube-apiserver', flag: '--tls-private-key-file', value: (c) => c.file(N.APISERVER, 'key'), source: SEED },
-  { component: 'kube-apiserver', flag: '--tls-cert-file', value: (c) => c.file(N.APISERVER, 'crt'), source: SEED },
+  { component: 'kube-apiserver', flag: '--tls-private-key-file', value: (c) => c.file(c.master!.cert, 'key'), source: SEED },
+  { component: 'kube-apiserver', flag: '--tls-cert-file', value: (c) => c.file(c.master!.cert, 'crt'), source: SEED },
   { component: 'kube-apiserver', flag: '--insecure-port', value: () => '0', until: 24, source: 'CHANGELOG-1.20 (#95856): only 0 allowed, removed in 1.24 (CHANGELOG-1.24)' },
   { component: 'kube-apiserver', flag: '--secure-port', value: (c) => String(c.spec.master.securePort), source: SEED },
   { component: 'kube-apiserver', flag: '--service-cluster-ip-range', value: (c) => c.spec.cluster.serviceClusterIpRange, source: SEED },
@@ -67,7 +80,7 @@ export const FLAG_RULES: FlagRule[] = [
       "Node authorization docs: the Node authorizer is to be used with the NodeRestriction admission plugin, which limits a kubelet to its own Node and its pods' objects (kubeadm enables it); without it a kubelet's identity can rewrite any other Node. The document's list stays verbatim up to 1.23",
   },
   ...logs('kube-apiserver'),
-  { component: 'kube-apiserver', flag: '--advertise-address', value: (c) => canonicalIp(c.spec.master.ip), source: 'kube-apiserver reference: the address published to the cluster (the kubeconfigs name it)' },
+  { component: 'kube-apiserver', flag: '--advertise-address', value: (c) => canonicalIp(c.master!.ip), source: 'kube-apiserver reference: the address published to the cluster (the kubeconfigs name it)' },
   { component: 'kube-apiserver', flag: '--authorization-mode', value: () => 'Node,RBAC', source: 'RBAC and Node authorizer docs: the identities kubepki issues (system:node:*, system:kube-*) are what they expect' },
   { component: 'kube-apiserver', flag: '--service-account-key-file', value: (c) => c.file(N.SA, 'pub'), source: 'kube-apiserver reference: verifies service-account tokens' },
   {
@@ -116,8 +129,18 @@ export const FLAG_RULES: FlagRule[] = [
   { component: 'kube-controller-manager', flag: '--service-account-private-key-file', value: (c) => c.file(N.SA, 'key'), source: 'the source document, §1.2' },
   { component: 'kube-controller-manager', flag: '--root-ca-file', value: (c) => c.file(N.CA, 'crt'), source: 'the source document, §1.2' },
   { component: 'kube-controller-manager', flag: '--client-ca-file', value: (c) => c.file(N.CA, 'crt'), source: 'kube-controller-manager reference: authenticates clients of its secure port (kubeadm sets it)' },
-  { component: 'kube-controller-manager', flag: '--cluster-signing-cert-file', value: (c) => c.file(N.CA, 'crt'), source: 'kube-controller-manager reference: signs CSRs with the cluster CA' },
-  { component: 'kube-controller-manager', flag: '--cluster-signing-key-file', value: (c) => c.file(N.CA, 'key'), source: 'kube-controller-manager reference: signs CSRs with the cluster CA' },
+  {
+    component: 'kube-controller-manager',
+    flag: '--cluster-signing-cert-file',
+    value: (c) => (c.spec.ca.external ? null : c.file(N.CA, 'crt')),
+    source: 'kube-controller-manager reference: signs CSRs with the cluster CA (none with an external CA: its key is not here)',
+  },
+  {
+    component: 'kube-controller-manager',
+    flag: '--cluster-signing-key-file',
+    value: (c) => (c.spec.ca.external ? null : c.file(N.CA, 'key')),
+    source: 'kube-controller-manager reference: signs CSRs with the cluster CA (none with an external CA: its key is not here)',
+  },
   { component: 'kube-controller-manager', flag: '--service-cluster-ip-range', value: (c) => c.spec.cluster.serviceClusterIpRange, source: 'kube-controller-manager reference' },
   { component: 'kube-controller-manager', flag: '--use-service-account-credentials', value: () => 'true', source: 'RBAC docs: per-controller credentials' },
   { component: 'kube-controller-manager', flag: '--requestheader-client-ca-file', value: (c) => (c.spec.frontProxy ? c.file(N.FRONT_PROXY_CA, 'crt') : null), source: 'configure the aggregation layer' },
@@ -179,11 +202,14 @@ export interface FlagFile {
   hostFile: string;
   node?: { name: string; ip: string };
   member?: { name: string; ip: string };
+  master?: ControlPlaneHost;
 }
 
 export function flagFiles(spec: Spec): FlagFile[] {
   const files: FlagFile[] = [
-    { component: 'kube-apiserver', path: 'flags/kube-apiserver.env', variable: 'KUBE_API_ARGS', hostFile: '/etc/kubernetes/apiserver' },
+    ...controlPlaneHosts(spec).map(
+      (master, i): FlagFile => ({ component: 'kube-apiserver', path: i === 0 ? 'flags/kube-apiserver.env' : `flags/kube-apiserver-${master.hostname}.env`, variable: 'KUBE_API_ARGS', hostFile: '/etc/kubernetes/apiserver', master }),
+    ),
     { component: 'kube-controller-manager', path: 'flags/kube-controller-manager.env', variable: 'KUBE_CONTROLLER_MANAGER_ARGS', hostFile: '/etc/kubernetes/controller-manager' },
     { component: 'kube-scheduler', path: 'flags/kube-scheduler.env', variable: 'KUBE_SCHEDULER_ARGS', hostFile: '/etc/kubernetes/scheduler' },
     ...spec.nodes.map(
@@ -213,6 +239,7 @@ export function flagsFor(spec: Spec, file: FlagFile): [string, string][] {
     file: (e, ext) => host(N.paths(e)[ext]),
     node: file.node,
     member: file.member,
+    master: file.master,
   };
   const out: [string, string][] = [];
   for (const r of FLAG_RULES) {

@@ -28,7 +28,11 @@ export const CONTROLLER_MANAGER = client('kube-controller-manager');
 export const SCHEDULER = client('kube-scheduler');
 export const PROXY = client('kube-proxy');
 export const ADMIN = client('admin');
-export const BUILTIN_CLIENTS: readonly Named[] = [CONTROLLER_MANAGER, SCHEDULER, PROXY, ADMIN];
+/** the break-glass admin (admin.superAdmin): system:masters, like kubeadm's super-admin.conf */
+export const SUPER_ADMIN = client('super-admin');
+/** the kube-apiserver certificate of a control-plane host beside the first (masters[]) */
+export const apiserverOf = (host: string): Named => entry(`apiserver-${host}`);
+export const BUILTIN_CLIENTS: readonly Named[] = [CONTROLLER_MANAGER, SCHEDULER, PROXY, ADMIN, SUPER_ADMIN];
 
 export const kubeletClient = (node: string): Named => client(`kubelet-${node}`);
 export const kubeletServing = (node: string): Named => entry(`kubelet-serving-${node}`, `kubelet-serving/${node}`);

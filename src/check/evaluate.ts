@@ -2,7 +2,7 @@
 // verified, one human line per output, or the problems of the first check that fails.
 import type { CertRow } from '../catalog/certs.js';
 import { certFacts, readCertificate, readPrivateKey, readPublicKey, subjectText, type CertFacts, type CertInfo, type KeyInfo } from '../x509/inspect.js';
-import { checkCert, checkCsr, checkKey, checkSerial, type BareForm, type Problem } from './rules.js';
+import { checkCert, checkCsr, checkKey, checkSerial, describeKey, type BareForm, type Problem } from './rules.js';
 import type { Check, KeyRef } from './types.js';
 
 export interface CheckEnv {
@@ -64,7 +64,7 @@ export function evaluate(checks: readonly Check[], env: CheckEnv): Evaluation {
       case 'key': {
         const k = key(c);
         if (Array.isArray(k)) return { lines, problems: k };
-        lines.push(`${c.file}: RSA ${k.bits}-bit private key, mode 0600`);
+        lines.push(`${c.file}: ${k.type === 'rsa' ? `RSA ${k.bits}-bit` : describeKey(k)} private key, mode 0600`);
         break;
       }
       case 'csr': {

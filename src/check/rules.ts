@@ -2,8 +2,9 @@
 // each step's outputs (generate, renew) and every file on disk (verify, incremental generate).
 // In-process (node:crypto + the DER reader): no openssl spawn.
 import { subjOf, type CertRow } from '../catalog/certs.js';
+import { keyName, type KeyWant } from '../catalog/keys.js';
 import { nameToSubj, OID } from '../x509/der.js';
-import { publicId, readCertificate, readCsr, readPrivateKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
+import { publicId, readCertificate, readCertificates, readCsr, readPrivateKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
 export interface Problem {
   file: string;
@@ -19,13 +20,12 @@ const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.l
 /** What a key-size problem adds for verify's reader; generate and renew, which act on it, leave it out. */
 export const REKEY_HINT = ' (renew --rekey makes a new key)';
 
-/** What a private key must be. */
-export interface KeyWant {
-  algorithm: 'rsa';
-  bits: number;
-}
+export type { KeyWant };
 
-export const keyWantOf = (entry: { keyBits: number }): KeyWant => ({ algorithm: 'rsa', bits: entry.keyBits });
+export const keyWantOf = (entry: { key: KeyWant }): KeyWant => entry.key;
+
+/** "RSA 2048", "ECDSA P-256", or the type node names */
+export const describeKey = (k: { type: string; bits: number }) => (k.type === 'rsa' ? `RSA ${k.bits}` : k.type === 'ec' && k.bits ? `ECDSA P-${k.bits}` : `a ${k.type} key`);
 
 export function checkKey(file: string, pem: string, want: KeyWant): { info?: KeyInfo; problems: Problem[] } {
   let info: KeyInfo;
@@ -35,8 +35,12 @@ export function checkKey(file: string, pem: string, want: KeyWant): { info?: Key
     return { problems: [p(file, 'unparsable', 'is not a readable private key')] };
   }
   const problems: Problem[] = [];
-  if (info.type !== 'rsa') problems.push(p(file, 'key-type', `is a ${info.type} key; the spec asks for RSA`));
-  else if (info.bits !== want.bits) problems.push(p(file, 'key-size', `is RSA ${info.bits}; the spec asks for ${want.bits} bits${REKEY_HINT}`));
+  if (want.algorithm === 'rsa') {
+    if (info.type !== 'rsa') problems.push(p(file, 'key-type', `is ${describeKey(info)}; the spec asks for RSA ${want.bits}${REKEY_HINT}`));
+    else if (info.bits !== want.bits) problems.push(p(file, 'key-size', `is RSA ${info.bits}; the spec asks for ${want.bits} bits${REKEY_HINT}`));
+  } else if (info.type !== 'ec' || info.bits !== want.bits) {
+    problems.push(p(file, info.type === 'ec' ? 'key-size' : 'key-type', `is ${describeKey(info)}; the spec asks for ${keyName(want)}${REKEY_HINT}`));
+  }
   return { info, problems };
 }
 
@@ -180,4 +184,37 @@ export function checkSerial(file: string, text: string, cert: CertInfo): Problem
   if (!/^[0-9A-F]+$/.test(serial)) return [p(file, 'unparsable', 'is not a hexadecimal serial')];
   if (serial.replace(/^(00)+(?=.)/, '') !== cert.serialHex) return [p(file, 'serial', `holds ${serial}; the certificate just signed has serial ${cert.serialHex}`)];
   return [];
+}
+
+/** An external CA's ca.crt: one CA certificate, or a bundle of an issuing CA and the CAs above it
+ *  (any order). Each must be a CA, valid now, and signed by the certificate of the bundle whose
+ *  subject is its issuer, when there is one. */
+export function checkCaBundle(file: string, pem: string, now: Date): { chain?: CertInfo[]; problems: Problem[] } {
+  let chain: CertInfo[];
+  try {
+    chain = readCertificates(pem);
+  } catch {
+    return { problems: [p(file, 'unparsable', 'is not a readable PEM certificate (or bundle)')] };
+  }
+  const problems: Problem[] = [];
+  chain.forEach((c, i) => {
+    const which = chain.length > 1 ? ` (certificate ${i + 1} of ${chain.length}, ${nameToSubj(c.subject)})` : '';
+    if (!c.basicConstraints?.ca) problems.push(p(file, 'not-a-ca', `${which ? which.slice(1) + ' ' : ''}lacks basicConstraints CA:TRUE: only CA certificates belong in ca.crt`));
+    if (c.notAfter.getTime() <= now.getTime()) problems.push(p(file, 'expired', `expired on ${c.notAfter.toISOString()}${which}`));
+    const issuerName = nameToSubj(c.issuer);
+    const issuer = chain.find((x) => x !== c && nameToSubj(x.subject) === issuerName);
+    if (issuer && !c.x509.verify(issuer.publicKey)) problems.push(p(file, 'not-signed-by-ca', `is not signed by its issuer ${issuerName} in the same bundle${which}`));
+  });
+  return { chain, problems };
+}
+
+/** The certificate of an external CA's chain that signed this leaf (its first when none did: the
+ *  check then says so). */
+export function issuerIn(chain: CertInfo[], leafPem: string): CertInfo {
+  try {
+    const leaf = readCertificate(leafPem);
+    return chain.find((c) => leaf.x509.verify(c.publicKey)) ?? chain[0];
+  } catch {
+    return chain[0];
+  }
 }

@@ -12,6 +12,7 @@ import { prepareOut, STATE_DIR } from '../run/fsutil.js';
 import { runSteps, type StepOutcome, type StepStatus } from '../run/runner.js';
 import type { Selection } from '../inspect/state.js';
 import { writeManifest } from '../inspect/manifest.js';
+import { commandLine } from '../render/script.js';
 import { paint, progress, stdoutOut, fmtTime, type Out } from '../ui/output.js';
 
 export interface RunOptions {
@@ -66,6 +67,10 @@ interface RunSummary {
   ms: number;
 }
 
+/** the signings an external CA has to do: the request, where the certificate goes, the command */
+const toSign = (sel: Selection) =>
+  (sel.external ?? []).map((s) => ({ name: s.unit, csr: s.reads[0], crt: s.outputs[1].path, command: commandLine(s.argv!) }));
+
 function summarize(base: Omit<RunSummary, 'files' | 'ran'>, outcomes: StepOutcome[], manifestChanged: 'created' | 'replaced' | false): RunSummary {
   const files: RunSummary['files'] = { created: [], replaced: [], unchanged: [] };
   for (const x of outcomes) for (const f of x.step.outputs) if (f.type !== 'serial') files[x.status].push(f.path);
@@ -88,6 +93,7 @@ function writeJsonSummary(o: Out, r: RunSummary): void {
       created: decided(r, 'create').map((d) => d.unit),
       reissued: decided(r, 'reissue').map((d) => ({ name: d.unit, reasons: d.reasons })),
       unchanged: decided(r, 'keep').map((d) => d.unit),
+      toSign: toSign(r.sel),
       files: r.files,
       ms: Math.round(r.ms),
     }) + '\n',
@@ -101,7 +107,7 @@ function writeTextSummary(o: Out, r: RunSummary): void {
     o.write(`spec changes against the remembered spec (${path.join(r.shownOut, REMEMBERED)}):\n`);
     for (const ch of r.changes) o.write(`  ${describeChange(ch)}\n`);
   }
-  if (r.ran === 0 && r.files.created.length === 0 && r.files.replaced.length === 0) {
+  if (r.ran === 0 && r.files.created.length === 0 && r.files.replaced.length === 0 && !toSign(r.sel).length) {
     o.write(`${c.green('nothing to do')}: the PKI in ${r.shownOut} matches ${r.source}; no openssl command was run, no file changed.\n`);
     return;
   }
@@ -114,6 +120,17 @@ function writeTextSummary(o: Out, r: RunSummary): void {
   line('re-issued', decided(r, 'reissue'));
   line('unchanged', decided(r, 'keep'));
   o.write(`  files: ${r.files.created.length} created, ${r.files.replaced.length} replaced, ${r.files.unchanged.length} unchanged; manifest: ${path.join(r.shownOut, MANIFEST)}\n`);
+  writeToSign(o, r);
+}
+
+/** What the external CA must sign, and how; the kubeconfigs and flag files follow once it has. */
+function writeToSign(o: Out, r: RunSummary): void {
+  const list = toSign(r.sel);
+  if (!list.length) return;
+  const c = paint(o);
+  o.write(`\n${c.bold(`${list.length} certificate request${list.length > 1 ? 's' : ''} for the external CA`)} (ca.external): sign each with the CA whose certificate is ${r.shownOut}/ca.crt and place the certificate beside its key, e.g. in ${r.shownOut}:\n`);
+  for (const x of list) o.write(`  ${x.name}: ${x.command}\n`);
+  o.write(`then run kubepki ${r.command === 'renew' ? 'generate' : r.command} again: it checks each certificate (signed by that CA, subject, SANs, usages, matching key) and writes the kubeconfigs and flag files.\n`);
 }
 
 export async function executeRun(command: string, opts: RunOptions, select: (plan: Plan, out: string) => Promise<Selection>): Promise<void> {

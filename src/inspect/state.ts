@@ -4,7 +4,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { isCert, paths, type CertRow, type KeyPairRow } from '../catalog/certs.js';
-import { REKEY_HINT, checkCert, checkCsr, checkKey, keyWantOf, type Problem } from '../check/rules.js';
+import { REKEY_HINT, checkCaBundle, checkCert, checkCsr, checkKey, describeKey, issuerIn, keyWantOf, type Problem } from '../check/rules.js';
 import { checkOf, type KeyRef } from '../check/types.js';
 import { EnvError, UsageError } from '../errors.js';
 import { certSteps, type Plan, type Step } from '../plan/plan.js';
@@ -20,6 +20,9 @@ export interface Decision {
 export interface Selection {
   steps: Step[];
   decisions: Decision[];
+  /** signings for the external CA (ca.external): their requests are made by `steps`; the CA runs
+   *  their argv, and the next generate checks what it placed */
+  external?: Step[];
 }
 
 /** Deciding what to do reads every artifact once, before anything else can run: synchronous
@@ -31,6 +34,27 @@ function text(out: string, rel: string): string | undefined {
 interface CaState {
   cert?: CertInfo;
   fresh: boolean;
+  /** an external CA's ca.crt: the issuing CA and the CAs above it */
+  chain?: CertInfo[];
+}
+
+/** The certificate that signed (or must have signed) a leaf: its CA's, or the one of an external
+ *  CA's chain that did. */
+const signerFor = (ca: CaState, crtText: string) => (ca.chain ? issuerIn(ca.chain, crtText) : ca.cert);
+
+/** An external CA: its ca.crt must be there and fit; its key is never needed. */
+function decideExternalCa(f: Folder, row: CertRow): Verdict {
+  const p = paths(row);
+  const pem = text(f.out, p.crt);
+  if (pem === undefined) {
+    throw new EnvError(`ca.external is true, but ${p.crt} is missing in ${f.out}`, [
+      `place the external CA's certificate at ${path.join(f.out, p.crt)} (a bundle of the issuing CA and the CAs above it works), then run kubepki generate again: it makes every key and request and lists what the CA must sign`,
+    ]);
+  }
+  const r = checkCaBundle(p.crt, pem, f.now);
+  if (r.problems.length || !r.chain) throw caMisfit(f.out, row, r.problems);
+  f.cas.set(row.id, { chain: r.chain, fresh: false });
+  return verdict(row.id, 'keep', [], [`external CA: ${r.chain.length === 1 ? 'one certificate' : `a bundle of ${r.chain.length}`}, no ${p.key} needed`]);
 }
 
 /** A CA on disk that does not fit the spec (or whose files do not belong together): never replaced. */
@@ -109,16 +133,17 @@ function decideCa(f: Folder, row: CertRow, steps: Step[]): { verdict: Verdict; a
   }
   if (!key) {
     f.cas.set(row.id, { fresh: true });
-    return { verdict: verdict(row.id, 'create', ['genrsa', 'ca-cert']) };
+    return { verdict: verdict(row.id, 'create', ['genkey', 'ca-cert']) };
   }
   if (crtText === undefined) {
     f.cas.set(row.id, { fresh: true });
-    const sized = misfit?.code === 'key-size';
+    const sized = misfit?.code === 'key-size' || misfit?.code === 'key-type';
     // a CA's key is never replaced: certs.keyBits applies to new keys, this certificate is made from the kept one
     const crtStep = steps.find((s) => s.action === 'ca-cert')!;
-    const adjusted = sized ? { ...crtStep, checks: crtStep.checks.map((x) => (x.kind === 'cert' ? { ...x, key: { ...x.key, bits: key.bits } } : x)) } : undefined;
+    const kept: KeyRef = { file: c.key.file, algorithm: key.type === 'ec' ? 'ec' : 'rsa', bits: key.bits };
+    const adjusted = sized ? { ...crtStep, checks: crtStep.checks.map((x) => (x.kind === 'cert' ? { ...x, key: kept } : x)) } : undefined;
     return {
-      verdict: verdict(row.id, 'create', ['ca-cert'], [`${p.crt} missing; made from the existing ${p.key}${sized ? ` (RSA ${key.bits}: kubepki never replaces a CA's key)` : ''}`]),
+      verdict: verdict(row.id, 'create', ['ca-cert'], [`${p.crt} missing; made from the existing ${p.key}${sized ? ` (${describeKey(key)}: kubepki never replaces a CA's key)` : ''}`]),
       adjusted,
     };
   }
@@ -141,13 +166,18 @@ async function decideLeaf(f: Folder, row: CertRow, steps: Step[]): Promise<Verdi
   if (key && misfit) {
     // the spec asks for another key (certs.keyBits changed): a new key and its certificate, as
     // renew --rekey makes them; the runner backs the old key up before it replaces it
-    const also = crtText === undefined || signer.fresh ? [] : checkCert(p.crt, crtText, row, undefined, signer.cert, { now: f.now }).problems.map(said);
-    return verdict(row.id, 'reissue', ['genrsa', 'csr', 'sign'], [`${p.key} ${misfit.message.replace(REKEY_HINT, '')}: new key (the old one is kept in ${STATE_DIR}/backup/) and certificate`, ...also]);
+    const also = crtText === undefined || signer.fresh ? [] : checkCert(p.crt, crtText, row, undefined, signerFor(signer, crtText), { now: f.now }).problems.map(said);
+    return verdict(row.id, 'reissue', ['genkey', 'csr', 'sign'], [`${p.key} ${misfit.message.replace(REKEY_HINT, '')}: new key (the old one is kept in ${STATE_DIR}/backup/) and certificate`, ...also]);
   }
-  if (!key) return verdict(row.id, crtText === undefined ? 'create' : 'reissue', ['genrsa', 'csr', 'sign'], crtText === undefined ? [] : [`${p.key} missing`]);
-  if (crtText === undefined) return verdict(row.id, 'create', ['csr', 'sign'], [`${p.crt} missing; kept ${p.key}`]);
+  if (!key) return verdict(row.id, crtText === undefined ? 'create' : 'reissue', ['genkey', 'csr', 'sign'], crtText === undefined ? [] : [`${p.key} missing`]);
+  if (crtText === undefined) {
+    // an external CA signs the request on disk when it still fits: made again only when it does not
+    const csrText = signer.chain ? text(f.out, p.csr) : undefined;
+    const csrOk = csrText !== undefined && checkCsr(p.csr, csrText, row, key).length === 0;
+    return verdict(row.id, 'create', csrOk ? ['sign'] : ['csr', 'sign'], [`${p.crt} missing; kept ${p.key}`]);
+  }
   if (signer.fresh) return verdict(row.id, 'reissue', ['csr', 'sign'], [`${row.signer} is new`]);
-  const r = checkCert(p.crt, crtText, row, key, signer.cert, { now: f.now });
+  const r = checkCert(p.crt, crtText, row, key, signerFor(signer, crtText), { now: f.now });
   const mismatch = r.problems.find((x) => x.code === 'key-mismatch');
   if (mismatch) {
     const rekeyed = r.info ? await backedUpKeyOf(f.out, p.key, r.info) : undefined;
@@ -170,7 +200,7 @@ function decideKeyPair(f: Folder, e: KeyPairRow, steps: Step[]): Verdict {
   const c = unitChecks(steps);
   const pubFile = c.pub!.file;
   const { key, misfit } = readKey(f, c.key);
-  if (!key) return verdict(e.id, 'create', ['genrsa', 'pubout']);
+  if (!key) return verdict(e.id, 'create', ['genkey', 'pubout']);
   const pub = text(f.out, pubFile);
   let ok = false;
   try {
@@ -185,7 +215,7 @@ function decideKeyPair(f: Folder, e: KeyPairRow, steps: Step[]): Verdict {
   }
   if (misfit) {
     // a new key size: a new pair (the runner backs the old key up)
-    return verdict(e.id, 'reissue', ['genrsa', 'pubout'], [
+    return verdict(e.id, 'reissue', ['genkey', 'pubout'], [
       `${c.key.file} ${misfit.message.replace(REKEY_HINT, '')}: new key pair (the old key is kept in ${STATE_DIR}/backup/); service-account tokens signed with the old key are rejected once kube-apiserver has the new ${pubFile}`,
     ]);
   }
@@ -208,6 +238,7 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
     const steps = byUnit.get(e.id) ?? [];
     let v: Verdict;
     if (e.kind === 'keypair') v = decideKeyPair(f, e, steps);
+    else if (e.kind === 'ca' && e.external) v = decideExternalCa(f, e);
     else if (e.kind === 'ca') {
       const d = decideCa(f, e, steps);
       if (d.adjusted) adjusted.set(d.adjusted.id, d.adjusted);
@@ -216,9 +247,18 @@ export async function selectForGenerate(plan: Plan, out: string, now: Date): Pro
     for (const s of steps) if (v.run.includes(s.action)) want.add(s.id);
     decisions.push({ unit: v.unit, status: v.status, reasons: v.reasons });
   }
-  // files kubepki writes itself (configs, kubeconfigs, flags) always run: they compare and skip
-  const steps = plan.steps.filter((s) => want.has(s.id) || !s.argv).map((s) => adjusted.get(s.id) ?? s);
-  return { steps, decisions };
+  const external = plan.steps.filter((s) => s.external && want.has(s.id));
+  // files kubepki writes itself (configs, kubeconfigs, flags) always run: they compare and skip;
+  // while an external CA has certificates to sign, no kubeconfig or flag file names them yet
+  const waiting = external.length > 0;
+  const steps = plan.steps
+    .filter((s) => (want.has(s.id) && !s.external) || (!s.argv && !(waiting && (s.action === 'kubeconfig' || s.action === 'flags'))))
+    .map((s) => adjusted.get(s.id) ?? s);
+  for (const s of external) {
+    const d = decisions.find((x) => x.unit === s.unit)!;
+    d.reasons.push(`${s.reads[0]} to be signed by the external CA (kubepki generate checks ${s.outputs[1].path} once it is there)`);
+  }
+  return { steps, decisions, external };
 }
 
 /** renew: re-sign the chosen leaves with their existing CA (new key only with rekey). */
@@ -235,12 +275,26 @@ export async function selectForRenew(plan: Plan, out: string, ids: string[], opt
     chosen.push(row);
   }
   const steps: Step[] = [];
+  const external: Step[] = [];
   const decisions: Decision[] = [];
   const configs = new Set(chosen.map((r) => r.ext?.file).filter(Boolean) as string[]);
   const signers = new Set(chosen.map((r) => r.signer!));
   for (const s of signers) {
     const ca = byId.get(s)!;
     const p = paths(ca);
+    if (ca.external) {
+      // an external CA signs the new requests: its ca.crt must fit, its key is never here
+      const pem = text(out, p.crt);
+      if (pem === undefined) throw new EnvError(`${p.crt} is missing in ${out}: renew needs the external CA's certificate`, ['place it there (a bundle works), then run renew again']);
+      const r = checkCaBundle(p.crt, pem, new Date());
+      if (r.problems.length) throw caMisfit(out, ca, r.problems);
+      if (opts.rekey) {
+        throw new EnvError(`renew --rekey cannot renew a certificate of the external CA: the new key would not match the certificate in use until the CA has signed it`, [
+          'move the key and the certificate away and run kubepki generate: it makes a new key and request and lists what the CA must sign',
+        ]);
+      }
+      continue;
+    }
     const [keyText, crtText] = [text(out, p.key), text(out, p.crt)];
     for (const [f, t] of [[p.key, keyText], [p.crt, crtText]]) {
       if (t === undefined) throw new EnvError(`${f} is missing in ${out}: renew needs the existing CA`, ['run `kubepki generate` to complete the PKI first']);
@@ -270,13 +324,14 @@ export async function selectForRenew(plan: Plan, out: string, ids: string[], opt
     const k = text(out, p.key);
     if (k === undefined && !opts.rekey) throw new EnvError(`${p.key} is missing in ${out}: nothing to renew`, ['run `kubepki generate` to make it, or renew with --rekey']);
     const cs = certSteps(row, byId.get(row.signer!), { days: opts.days });
-    steps.push(...cs.filter((s) => opts.rekey || s.action !== 'genrsa'));
-    decisions.push({ unit: row.id, status: 'reissue', reasons: [opts.rekey ? 'renewed with a new key' : 'renewed, key kept'] });
+    steps.push(...cs.filter((s) => (opts.rekey || s.action !== 'genkey') && !s.external));
+    external.push(...cs.filter((s) => s.external));
+    decisions.push({ unit: row.id, status: 'reissue', reasons: [cs.some((s) => s.external) ? `${p.csr} made again, to be signed by the external CA` : opts.rekey ? 'renewed with a new key' : 'renewed, key kept'] });
   }
   // configs the signings read, then every kubeconfig (they embed renewed certs) and flag file
   const pre = plan.steps.filter((s) => s.action === 'config' && configs.has(s.outputs[0].path));
   const post = plan.steps.filter((s) => s.action === 'kubeconfig' || s.action === 'flags');
-  return { steps: [...pre, ...steps, ...post], decisions };
+  return { steps: [...pre, ...steps, ...post], decisions, external };
 }
 
 export type { Problem };

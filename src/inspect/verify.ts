@@ -5,12 +5,14 @@ import { isCert, type CertRow } from '../catalog/certs.js';
 import { APISERVER, CA, paths } from '../catalog/names.js';
 import { identityProblems } from '../check/identity.js';
 import { checkOf, type KeyRef } from '../check/types.js';
-import { flagFiles } from '../catalog/flags.js';
+import { controlPlaneHosts, flagFiles } from '../catalog/flags.js';
 import { kubeconfigRows } from '../catalog/kubeconfigs.js';
 import type { Plan, Step } from '../plan/plan.js';
 import { apiserverUrl } from '../render/kubeconfig.js';
 import { parseFlagFile, renderFlagFile } from '../render/flags.js';
-import { checkCert, checkKey, checkMode, REKEY_HINT, type Problem } from '../check/rules.js';
+import { keyName } from '../catalog/keys.js';
+import { checkCaBundle, checkCert, checkKey, checkMode, describeKey, issuerIn, REKEY_HINT, type Problem } from '../check/rules.js';
+import { nameToSubj } from '../x509/der.js';
 import { modeOf, readIn } from '../run/fsutil.js';
 import { onHost, serviceClusterIps } from '../spec/derive.js';
 import { firstServiceIp, parseServiceRanges, canonicalIp, ipVersion } from '../spec/net.js';
@@ -47,6 +49,8 @@ interface Walk {
   notes: Problem[];
   /** certificates read so far, by row id (a leaf is checked against its CA's) */
   certs: Map<string, CertInfo>;
+  /** an external CA's chain, by row id */
+  chains: Map<string, CertInfo[]>;
   text: (rel: string) => Promise<string | undefined>;
 }
 
@@ -67,12 +71,15 @@ async function verifyKey(w: Walk, want: KeyRef, caCrt?: string): Promise<KeyInfo
   const k = checkKey(want.file, keyText, want);
   for (const x of k.problems) {
     // kubepki never replaces a CA's key: a CA of another size than certs.keyBits keeps signing
-    if (caCrt && x.code === 'key-size' && k.info) {
+    if (caCrt && (x.code === 'key-size' || x.code === 'key-type') && k.info) {
       const crt = caCrt;
+      const has = describeKey(k.info);
+      const asks = keyName(want);
+      const setting = want.algorithm === 'rsa' && k.info.type === 'rsa' ? `certs.keyBits is ${want.bits}` : `the spec asks for ${asks}`;
       w.notes.push({
         file: want.file,
         code: 'ca-key-size',
-        message: `is RSA ${k.info.bits}; certs.keyBits is ${want.bits}, which applies to new keys: kubepki never replaces a CA's key, so this CA keeps signing leaves with ${want.bits}-bit keys. For a ${want.bits}-bit CA, move ${want.file} and ${crt} away and run kubepki generate (a new CA: every certificate it signs is re-issued, and everything that trusts ${crt} needs the new one)`,
+        message: `is ${has}; ${setting}, which applies to new keys: kubepki never replaces a CA's key, so this CA keeps signing leaves with ${want.algorithm === 'rsa' ? `${want.bits}-bit keys` : `${asks} keys`}. For a ${want.algorithm === 'rsa' ? `${want.bits}-bit` : asks} CA, move ${want.file} and ${crt} away and run kubepki generate (a new CA: every certificate it signs is re-issued, and everything that trusts ${crt} needs the new one)`,
       });
     } else w.problems.push(x);
   }
@@ -80,7 +87,44 @@ async function verifyKey(w: Walk, want: KeyRef, caCrt?: string): Promise<KeyInfo
   return k.info;
 }
 
+/** An external CA: its ca.crt (a bundle works) and no key. */
+async function verifyExternalCa(w: Walk, row: CertRow): Promise<CertReport> {
+  const crt = paths(row).crt;
+  const before = w.problems.length;
+  const pem = await w.text(crt);
+  let first: CertInfo | undefined;
+  if (pem === undefined) w.problems.push(missing(crt));
+  else {
+    const r = checkCaBundle(crt, pem, w.now);
+    w.problems.push(...r.problems);
+    if (r.chain) {
+      w.chains.set(row.id, r.chain);
+      first = r.chain[0];
+      for (const c of r.chain) {
+        if (c.notAfter.getTime() - w.now.getTime() < w.warnDays * 86_400_000 && c.notAfter.getTime() > w.now.getTime()) {
+          w.problems.push({ file: crt, code: 'expiring', message: `${nameToSubj(c.subject)} expires on ${c.notAfter.toISOString()}, within ${w.warnDays} days` });
+        }
+      }
+    }
+  }
+  return report(w, row, crt, first, pem === undefined, w.problems.slice(before), '(external)');
+}
+
+function report(w: Walk, row: CertRow, file: string, info: CertInfo | undefined, isMissing: boolean, mine: Problem[], signedBy = row.signer ?? '(self)'): CertReport {
+  return {
+    name: row.id,
+    file,
+    subject: info ? subjectText(info) : null,
+    notAfter: info ? info.notAfter.toISOString() : null,
+    residualDays: info ? Math.floor((info.notAfter.getTime() - w.now.getTime()) / 86_400_000) : null,
+    signedBy,
+    status: isMissing ? 'missing' : mine.length ? 'problem' : 'ok',
+    problems: mine.map((x) => `${x.file} ${x.message}`),
+  };
+}
+
 async function verifyCertEntry(w: Walk, row: CertRow, steps: Step[]): Promise<CertReport> {
+  if (row.external) return verifyExternalCa(w, row);
   const checks = steps.flatMap((s) => s.checks);
   const crtCheck = checkOf(checks, 'cert')!;
   const before = w.problems.length;
@@ -90,7 +134,8 @@ async function verifyCertEntry(w: Walk, row: CertRow, steps: Step[]): Promise<Ce
   let info: CertInfo | undefined;
   if (crtText === undefined) w.problems.push(missing(crt));
   else {
-    const signer = row.signer ? w.certs.get(row.signer) : undefined;
+    const chain = row.signer ? w.chains.get(row.signer) : undefined;
+    const signer = chain ? issuerIn(chain, crtText) : row.signer ? w.certs.get(row.signer) : undefined;
     if (row.signer && !signer) w.problems.push({ file: crt, code: 'not-signed-by-ca', message: `cannot be checked: its CA ${row.signer} is missing or unreadable` });
     const r = checkCert(crt, crtText, row, key, signer, { now: w.now, warnDays: w.warnDays });
     w.problems.push(...r.problems);
@@ -100,17 +145,7 @@ async function verifyCertEntry(w: Walk, row: CertRow, steps: Step[]): Promise<Ce
       if (row.kind === 'leaf') w.problems.push(...identityProblems(crt, row, info));
     }
   }
-  const mine = w.problems.slice(before);
-  return {
-    name: row.id,
-    file: crt,
-    subject: info ? subjectText(info) : null,
-    notAfter: info ? info.notAfter.toISOString() : null,
-    residualDays: info ? Math.floor((info.notAfter.getTime() - w.now.getTime()) / 86_400_000) : null,
-    signedBy: row.signer ?? '(self)',
-    status: crtText === undefined ? 'missing' : mine.length ? 'problem' : 'ok',
-    problems: mine.map((x) => `${x.file} ${x.message}`),
-  };
+  return report(w, row, crt, info, crtText === undefined, w.problems.slice(before));
 }
 
 async function verifyKeyPair(w: Walk, steps: Step[]): Promise<void> {
@@ -138,8 +173,6 @@ type KubeconfigYaml = { clusters?: { cluster?: Record<string, string> }[]; users
 /** kubeconfigs: server, CA and embedded certificate agree with the files; embedded certs checked like files */
 async function verifyKubeconfigs(w: Walk): Promise<void> {
   const spec = w.plan.spec;
-  const server = w.certs.get(APISERVER.id);
-  const serverSans = server?.sans ?? { dns: [], ip: [], other: [] };
   const caFile = paths(CA).crt;
   const caPem = await w.text(caFile);
   for (const k of kubeconfigRows(w.plan.rows)) {
@@ -162,8 +195,13 @@ async function verifyKubeconfigs(w: Walk): Promise<void> {
     if (cluster.server) {
       try {
         const host = new URL(cluster.server).hostname.replace(/^\[|\]$/g, '');
-        const inSans = ipVersion(host) ? serverSans.ip.includes(canonicalIp(host)) : serverSans.dns.includes(host);
-        if (server && !inSans) w.problems.push({ file: k.path, code: 'kubeconfig-server', message: `names server host ${host}, which is not a SAN of ${paths(APISERVER).crt}: clients will refuse the connection` });
+        // every control-plane host answers at that name: each kube-apiserver certificate must carry it
+        for (const cp of controlPlaneHosts(spec)) {
+          const c = w.certs.get(cp.cert.id);
+          const sans = c?.sans ?? { dns: [], ip: [], other: [] };
+          const inSans = ipVersion(host) ? sans.ip.includes(canonicalIp(host)) : sans.dns.includes(host);
+          if (c && !inSans) w.problems.push({ file: k.path, code: 'kubeconfig-server', message: `names server host ${host}, which is not a SAN of ${paths(cp.cert).crt}: clients will refuse the connection` });
+        }
       } catch {
         w.problems.push({ file: k.path, code: 'kubeconfig-server', message: `has an unreadable server URL ${JSON.stringify(cluster.server)}` });
       }
@@ -177,7 +215,8 @@ async function verifyKubeconfigs(w: Walk): Promise<void> {
       if (crt === undefined) w.problems.push({ file: k.path, code: 'kubeconfig-cert', message: 'embeds no client certificate' });
       else {
         if (fileCrt !== undefined && crt !== fileCrt) w.problems.push({ file: k.path, code: 'kubeconfig-cert', message: `embeds a client certificate that differs from ${p.crt}` });
-        const r = checkCert(`${k.path} (embedded certificate)`, crt, k.cert, undefined, w.certs.get(k.cert.signer!), { now: w.now, warnDays: w.warnDays });
+        const chain = w.chains.get(k.cert.signer!);
+        const r = checkCert(`${k.path} (embedded certificate)`, crt, k.cert, undefined, chain ? issuerIn(chain, crt) : w.certs.get(k.cert.signer!), { now: w.now, warnDays: w.warnDays });
         w.problems.push(...r.problems);
         const keyPem = dec(user['client-key-data']);
         if (keyPem && r.info) {
@@ -274,7 +313,7 @@ async function verifyFlagFiles(w: Walk): Promise<void> {
 const SA_FLAGS = ['--service-account-key-file', '--service-account-signing-key-file', '--service-account-private-key-file'];
 
 export async function verifyPki(plan: Plan, out: string, warnDays: number, now = new Date()): Promise<VerifyReport> {
-  const w: Walk = { plan, out, now, warnDays, problems: [], notes: [], certs: new Map(), text: async (rel) => (await readIn(out, rel))?.toString('utf8') };
+  const w: Walk = { plan, out, now, warnDays, problems: [], notes: [], certs: new Map(), chains: new Map(), text: async (rel) => (await readIn(out, rel))?.toString('utf8') };
   const byUnit = new Map<string, Step[]>();
   for (const s of plan.steps) byUnit.set(s.unit, [...(byUnit.get(s.unit) ?? []), s]);
   const certificates: CertReport[] = [];

@@ -1,10 +1,12 @@
 // spec + catalogue -> ordered steps. Pure data: `generate` executes these steps, `plan` prints them,
 // so what is printed is what runs. Each step carries the checks its outputs must pass.
 import { catalogue, CLIENT_CNF, isCert, MASTER_CNF, paths, serialPath, subjOf, type CertRow, type Entry, type KeyPairRow } from '../catalog/certs.js';
+import { genkeyArgv, puboutArgv } from '../catalog/keys.js';
 import { keyWantOf } from '../check/rules.js';
 import type { Check, KeyRef } from '../check/types.js';
 import { flagFiles } from '../catalog/flags.js';
 import { kubeconfigRows } from '../catalog/kubeconfigs.js';
+import { rbacFiles } from '../catalog/rbac.js';
 import { renderConfigs } from '../render/cnf.js';
 import { renderFlagFile } from '../render/flags.js';
 import { kubeconfigDoc, kubeconfigEmbeds, type KubeconfigDoc } from '../render/kubeconfig.js';
@@ -19,7 +21,7 @@ export interface Output {
   mode: 0o600 | 0o644;
 }
 
-export type Action = 'genrsa' | 'ca-cert' | 'csr' | 'sign' | 'pubout' | 'config' | 'kubeconfig' | 'flags';
+export type Action = 'genkey' | 'ca-cert' | 'csr' | 'sign' | 'pubout' | 'config' | 'kubeconfig' | 'flags' | 'rbac';
 
 export interface Step {
   id: string;
@@ -39,6 +41,9 @@ export interface Step {
   checks: Check[];
   row?: CertRow;
   title: string;
+  /** a signing by an external CA (ca.external): kubepki never runs it; generate lists it, with
+   *  its argv as the command that CA would run */
+  external?: boolean;
 }
 
 export interface Plan {
@@ -59,8 +64,8 @@ const keyStep = (e: Entry, title: string): Step => {
   return {
     id: `${e.id}:key`,
     unit: e.id,
-    action: 'genrsa',
-    argv: ['genrsa', '-out', p.key, String(e.keyBits)],
+    action: 'genkey',
+    argv: genkeyArgv(e.key, p.key),
     reads: [],
     outputs: [{ path: p.key, type: 'key', mode: 0o600 }],
     checks: [{ kind: 'key', file: p.key, ...keyWantOf(e) }],
@@ -73,6 +78,7 @@ export function certSteps(row: CertRow, signer: CertRow | undefined, opts: PlanO
   const p = paths(row);
   const key: KeyRef = { file: p.key, ...keyWantOf(row) };
   const days = opts.days ?? row.days;
+  if (row.kind === 'ca' && row.external) return [];
   if (row.kind === 'ca') {
     const cnf = row.ext ? ['-config', row.ext.file, '-extensions', row.ext.section] : [];
     return [
@@ -126,7 +132,8 @@ export function certSteps(row: CertRow, signer: CertRow | undefined, opts: PlanO
         { kind: 'serial', file: srl, cert: p.crt },
       ],
       row,
-      title: `${row.id}: sign with ${signer.id}`,
+      title: `${row.id}: sign with ${signer.id}${signer.external ? ' (by the external CA)' : ''}`,
+      ...(signer.external ? { external: true } : {}),
     },
   ];
 }
@@ -139,7 +146,7 @@ export function keyPairSteps(e: KeyPairRow): Step[] {
       id: `${e.id}:pub`,
       unit: e.id,
       action: 'pubout',
-      argv: ['rsa', '-in', p.key, '-pubout', '-out', p.pub],
+      argv: puboutArgv(e.key, p.key, p.pub),
       reads: [p.key],
       outputs: [{ path: p.pub, type: 'pub', mode: 0o644 }],
       checks: [{ kind: 'public-of', file: p.pub, key: p.key }],
@@ -157,7 +164,7 @@ const configTitle = (r: string, caConfigs: Set<string>) =>
         ? `${r}: client certificate extensions`
         : `${r}: extensions and SANs`;
 
-const fileStep = (action: 'config' | 'flags', file: string, content: string, title: string): Step => ({
+const fileStep = (action: 'config' | 'flags' | 'rbac', file: string, content: string, title: string): Step => ({
   id: `${action}:${file}`,
   unit: file,
   action,
@@ -203,6 +210,7 @@ export function buildPlan(spec: Spec): Plan {
     });
   }
   for (const f of flagFiles(spec)) steps.push(fileStep('flags', f.path, renderFlagFile(spec, f), `${f.path}: ${f.variable} for ${f.hostFile}`));
+  for (const f of rbacFiles(spec)) steps.push(fileStep('rbac', f.path, f.content, f.title));
   return { spec, rows, entries, steps };
 }
 

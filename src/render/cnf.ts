@@ -42,9 +42,9 @@ export function renderReqCnf(row: CertRow, title: string): string {
   );
 }
 
-export function renderClientCnf(): string {
+export function renderClientCnf(keyUsage: string[] = ['digitalSignature', 'keyEncipherment']): string {
   return renderIni(
-    [['v3_client', { basicConstraints: 'CA:FALSE', keyUsage: 'digitalSignature, keyEncipherment', extendedKeyUsage: 'clientAuth' }]],
+    [['v3_client', { basicConstraints: 'CA:FALSE', keyUsage: keyUsage.join(', '), extendedKeyUsage: 'clientAuth' }]],
     [`${CLIENT_CNF}: x509 v3 extensions for client certificates (kubepki; without -extfile OpenSSL 3 writes v1)`],
   );
 }
@@ -70,7 +70,7 @@ export function renderConfigs(rows: CertRow[]): Map<string, string> {
   for (const r of rows) {
     if (!r.ext || out.has(r.ext.file)) continue;
     if (r.kind === 'ca') out.set(r.ext.file, renderCaCnf(r));
-    else if (r.ext.file === CLIENT_CNF) out.set(r.ext.file, renderClientCnf());
+    else if (r.ext.file === CLIENT_CNF) out.set(r.ext.file, renderClientCnf(r.keyUsage ?? undefined));
     else out.set(r.ext.file, renderReqCnf(r, r.ext.file === MASTER_CNF ? MASTER_CNF : `${r.ext.file}: ${r.description}`));
   }
   return out;

@@ -3,7 +3,9 @@
 // base64 of the files, plan with `$(openssl base64 -A -in FILE)` inside an unquoted here-document.
 import { CA, paths } from '../catalog/names.js';
 import type { KubeconfigRow } from '../catalog/kubeconfigs.js';
-import { hostOf, onHost } from '../spec/derive.js';
+import { apiserverUrl, onHost } from '../spec/derive.js';
+
+export { apiserverUrl };
 import type { Spec } from '../spec/schema.js';
 
 let yaml: typeof import('yaml') | undefined;
@@ -76,10 +78,6 @@ export interface KubeconfigTemplate {
   /** placeholder -> OUT-relative file whose base64 replaces it */
   embeds: Map<string, string>;
   secret: boolean;
-}
-
-export function apiserverUrl(spec: Spec): string {
-  return `https://${hostOf(spec.master.ip)}:${spec.master.securePort}`;
 }
 
 /** The files a kubeconfig embeds, in placeholder order: CA, certificate, key (none when it names

@@ -29,6 +29,7 @@ function stepLines(step: Step): string[] {
   switch (step.action) {
     case 'config':
     case 'flags':
+    case 'rbac':
       return hereDoc(step.outputs[0].path, step.content!);
     case 'kubeconfig': {
       const t = renderKubeconfig(step.kubeconfig!)!;

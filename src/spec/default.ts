@@ -19,7 +19,11 @@ master:
   hostname: k8s-master             # CN of the CA and of server.crt; a DNS SAN
   ip: 192.168.18.3                 # an IP SAN; kubeconfigs point at https://<ip>:<securePort>
   securePort: 6443
-  extraSANs: []                    # more DNS names / IPs (load balancer, …), appended after the documented ones
+  extraSANs: []                    # more DNS names / IPs, appended after the documented ones
+masters: []                        # HA: more control-plane hosts - { hostname: k8s-master-2, ip: 192.168.18.5 },
+                                   # each with its own serving cert and flags/kube-apiserver-<hostname>.env
+controlPlaneEndpoint: ""           # "host:port" of a load balancer in front of every master: every
+                                   # kubeconfig's server, and a SAN of every kube-apiserver cert
 
 nodes:                             # one kubelet identity (system:node:<name>) per node
   - { name: k8s-node-1, ip: 192.168.18.4 }
@@ -27,11 +31,23 @@ nodes:                             # one kubelet identity (system:node:<name>) p
 ca:
   # commonName: k8s-master         # defaults to master.hostname, as the document says
   days: 5000
+  # keyAlgorithm: RSA-2048         # defaults to certs.keyAlgorithm
+  external: false                  # true: OUT/ca.crt is given (a bundle with intermediates works), no ca.key:
+                                   # generate makes every key and CSR and lists what the CA must sign
 
 certs:
-  keyBits: 2048                    # RSA: 2048, 3072 or 4096
-  days: 5000
+  keyAlgorithm: RSA-2048           # RSA-2048, RSA-3072, RSA-4096, ECDSA-P256, ECDSA-P384 (kubeadm's names);
+                                   # keyBits: 2048|3072|4096 is still accepted for RSA (not both)
+  days: 5000                       # at most ca.days: a leaf never outlives its CA
   clientExtensions: true           # false: the bare documented x509 -req (X.509 v1 client certs)
+
+serviceAccount: {}                 # keyAlgorithm of sa.key: defaults to certs.keyAlgorithm (RSA: RS256 tokens,
+                                   # ECDSA-P256: ES256)
+
+admin:
+  group: system:masters            # the admin identity's O; e.g. kubeadm:cluster-admins: then rbac/ holds the
+                                   # ClusterRoleBinding that gives that group cluster-admin (apply it first)
+  superAdmin: false                # true: a break-glass super-admin identity and kubeconfig with system:masters
 
 install:
   dir: /var/run/kubernetes         # where the files will live on the hosts (flag files and kubeconfigs name it)
@@ -58,9 +74,13 @@ kubeletTLS:
 export const DEFAULT_SPEC: Spec = {
   cluster: { name: 'kubernetes', kubernetesVersion: '1.37', serviceClusterIpRange: '169.169.0.0/16', dnsDomain: 'cluster.local' },
   master: { hostname: 'k8s-master', ip: '192.168.18.3', securePort: 6443, extraSANs: [] },
+  masters: [],
+  controlPlaneEndpoint: '',
   nodes: [{ name: 'k8s-node-1', ip: '192.168.18.4' }],
-  ca: { days: 5000, commonName: 'k8s-master' },
-  certs: { keyBits: 2048, days: 5000, clientExtensions: true },
+  ca: { days: 5000, commonName: 'k8s-master', external: false },
+  certs: { keyAlgorithm: 'RSA-2048', days: 5000, clientExtensions: true },
+  serviceAccount: {},
+  admin: { group: 'system:masters', superAdmin: false },
   install: { dir: '/var/run/kubernetes' },
   kubeconfig: { embedCerts: true },
   clients: [],

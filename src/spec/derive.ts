@@ -1,6 +1,6 @@
 // What a validated spec derives: the service ClusterIP and the apiserver's SAN list. No zod here:
 // the catalogue needs these, and generate with the embedded spec runs without loading zod.
-import { canonicalIp, firstServiceIp, ipVersion, parseServiceRanges } from './net.js';
+import { canonicalIp, endpointHost, firstServiceIp, ipVersion, parseServiceRanges } from './net.js';
 import type { Spec } from './schema.js';
 
 /** The ClusterIPs of the `kubernetes` Service: the first address of each service range, the
@@ -24,12 +24,20 @@ export interface Sans {
 /** kube-apiserver serving SANs: the documented five DNS names, the service ClusterIP, the master IP,
  *  then (dual-stack) the second family's ClusterIP, then extras. The documented list stays a prefix:
  *  a single-stack spec gives exactly the document's master_ssl.cnf. */
-export function apiserverSans(spec: Spec): Sans {
+export function apiserverSans(spec: Spec, host: { hostname: string; ip: string } = spec.master): Sans {
   const d = spec.cluster.dnsDomain;
-  const dns = ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${d}`, spec.master.hostname];
+  const dns = ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${d}`, host.hostname];
   const [primary, ...secondary] = serviceClusterIps(spec);
-  const ip = [primary, canonicalIp(spec.master.ip)];
-  return appendUnique({ dns, ip }, [...secondary, ...spec.master.extraSANs]);
+  const ip = [primary, canonicalIp(host.ip)];
+  const lb = endpointHost(spec.controlPlaneEndpoint);
+  return appendUnique({ dns, ip }, [...secondary, ...(lb ? [lb] : []), ...spec.master.extraSANs]);
+}
+
+/** Where clients reach kube-apiserver: the controlPlaneEndpoint when there is one (a load
+ *  balancer in front of every master), else the master's address and secure port. */
+export function apiserverUrl(spec: Spec): string {
+  const ep = spec.controlPlaneEndpoint;
+  return ep ? `https://${ep.replace(/^\[([^\]]+)\]/, (_, v6: string) => `[${canonicalIp(v6)}]`)}` : `https://${hostOf(spec.master.ip)}:${spec.master.securePort}`;
 }
 
 export function appendUnique(base: Sans, extras: string[]): Sans {

@@ -130,3 +130,9 @@ export function parseServiceRanges(s: string): Cidr[] | string {
 
 /** 4 or 6, the family of a parsed range */
 export const cidrFamily = (r: Cidr): 4 | 6 => (r.bits === 32 ? 4 : 6);
+
+/** The host of a validated controlPlaneEndpoint ("" when none). */
+export function endpointHost(ep: string): string {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(ep);
+  return m ? (m[1] ?? m[2]) : '';
+}

@@ -3,7 +3,8 @@
 // a namespace import, not `import { z }`: the bundle then keeps only the parts of zod the spec
 // uses (not its 40 locales), which every start would otherwise load
 import * as z from 'zod';
-import { BUILTIN_CLIENTS, etcdMember, FIXED_NAMES, kubeletClient } from '../catalog/names.js';
+import { KEY_ALGORITHMS, type KeyAlgorithm } from '../catalog/keys.js';
+import { apiserverOf, BUILTIN_CLIENTS, etcdMember, FIXED_NAMES, kubeletClient } from '../catalog/names.js';
 import { canonicalIp, cidrFamily, ipVersion, isDns1123Label, isDns1123Subdomain, parseServiceRanges } from './net.js';
 import { impersonation, looksLikeRdn, rbacNameProblems } from './rbac.js';
 
@@ -92,6 +93,19 @@ const version = z.unknown().superRefine((v, ctx) => {
 
 const node = z.strictObject({ name: hostname, ip });
 
+const keyAlgorithm = z.enum(KEY_ALGORITHMS, { error: `must be one of ${KEY_ALGORITHMS.join(', ')} (kubeadm's names)` });
+
+/** "host:port" of the control plane's load balancer: a DNS name or an IP ([…] for IPv6). */
+const endpoint = z.string().superRefine((v, ctx) => {
+  if (v === '') return;
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(v);
+  const host = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (!m || !(port >= 1 && port <= 65535)) ctx.addIssue({ code: 'custom', message: `${show(v)} is not "host:port" (an IPv6 address in brackets: "[fd00::10]:6443")` });
+  else if (m[1] !== undefined ? ipVersion(host!) !== 6 : ipVersion(host!) === 0 && !isDns1123Subdomain(host!)) ctx.addIssue({ code: 'custom', message: `${show(host)} is neither an IP address nor a valid DNS name` });
+});
+
+
 const BUILTIN_IDS = BUILTIN_CLIENTS.map((c) => c.id);
 const KUBELET_PREFIX = kubeletClient('').id;
 
@@ -111,18 +125,30 @@ export const specSchema = z
       securePort: z.number().int().min(1).max(65535).default(6443),
       extraSANs: z.array(san).default([]),
     }),
+    masters: z.array(z.strictObject({ hostname, ip })).default([]),
+    controlPlaneEndpoint: endpoint.default(''),
     nodes: z.array(node).default([]),
     ca: z
       .strictObject({
         commonName: subjectValue.optional(),
         days: days.default(5000),
+        keyAlgorithm: keyAlgorithm.optional(),
+        external: z.boolean().default(false),
       })
       .prefault({}),
     certs: z
       .strictObject({
-        keyBits: z.union([z.literal(2048), z.literal(3072), z.literal(4096)], { error: 'must be 2048, 3072 or 4096' }).default(2048),
+        keyBits: z.union([z.literal(2048), z.literal(3072), z.literal(4096)], { error: 'must be 2048, 3072 or 4096' }).optional(),
+        keyAlgorithm: keyAlgorithm.optional(),
         days: days.default(5000),
         clientExtensions: z.boolean().default(true),
+      })
+      .prefault({}),
+    serviceAccount: z.strictObject({ keyAlgorithm: keyAlgorithm.optional() }).prefault({}),
+    admin: z
+      .strictObject({
+        group: subjectValue.default('system:masters'),
+        superAdmin: z.boolean().default(false),
       })
       .prefault({}),
     install: z.strictObject({ dir: absPath.default('/var/run/kubernetes') }).prefault({}),
@@ -167,7 +193,7 @@ export const specSchema = z
     s.clients.forEach((c, i) => {
       if (BUILTIN_IDS.includes(c.name) || c.name.startsWith(KUBELET_PREFIX)) {
         ctx.addIssue({ code: 'custom', path: ['clients', i, 'name'], message: `${show(c.name)} is a built-in identity; pick another name` });
-      } else if (FIXED_NAMES.includes(c.name) || s.etcd.members.some((m) => c.name === etcdMember(m.name, 'server').id || c.name === etcdMember(m.name, 'peer').id)) {
+      } else if (FIXED_NAMES.includes(c.name) || s.etcd.members.some((m) => c.name === etcdMember(m.name, 'server').id || c.name === etcdMember(m.name, 'peer').id) || s.masters.some((m) => c.name === apiserverOf(m.hostname).id)) {
         ctx.addIssue({ code: 'custom', path: ['clients', i, 'name'], message: `${show(c.name)} is the name of another kubepki certificate; pick another name` });
       }
       c.organizations.forEach((o, j) => {
@@ -180,6 +206,22 @@ export const specSchema = z
         }
       });
     });
+    if (s.certs.keyBits !== undefined && s.certs.keyAlgorithm !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['certs', 'keyBits'], message: `give certs.keyAlgorithm or certs.keyBits, not both (keyBits ${s.certs.keyBits} is keyAlgorithm RSA-${s.certs.keyBits})` });
+    }
+    if (s.certs.days > s.ca.days) {
+      const day = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10);
+      ctx.addIssue({
+        code: 'custom',
+        path: ['certs', 'days'],
+        message: `${s.certs.days} days outlive the CA (ca.days ${s.ca.days}): a leaf signed today would be valid until ${day(s.certs.days)}, its CA only until ${day(s.ca.days)} (OpenSSL signs it without a word; clients refuse it once the CA has expired); lower certs.days or raise ca.days`,
+      });
+    }
+    if (s.admin.superAdmin && s.admin.group === 'system:masters') {
+      ctx.addIssue({ code: 'custom', path: ['admin', 'superAdmin'], message: 'the break-glass super-admin is for an admin whose group is not system:masters: set admin.group (e.g. kubeadm:cluster-admins) or leave superAdmin off' });
+    }
+    dup([s.master.hostname, ...s.masters.map((m) => m.hostname)], (i) => (i === 0 ? ['master', 'hostname'] : ['masters', i - 1, 'hostname']), 'control-plane host name');
+    dup([s.master.ip, ...s.masters.map((m) => m.ip)].map(safeCanonical), (i) => (i === 0 ? ['master', 'ip'] : ['masters', i - 1, 'ip']), 'control-plane IP');
     if (s.etcd.mode === 'http') {
       for (const k of ['members', 'extraSANs'] as const) {
         if (s.etcd[k].length) ctx.addIssue({ code: 'custom', path: ['etcd', k], message: `is only used with etcd.mode: tls (etcd over plain http has no certificates); set mode: tls or remove it` });
@@ -211,15 +253,21 @@ export const specSchema = z
       }
     }
   })
-  .transform((s) => ({
+  .transform((s) => {
+    const certs = { keyAlgorithm: s.certs.keyAlgorithm ?? (`RSA-${s.certs.keyBits ?? 2048}` as KeyAlgorithm), days: s.certs.days, clientExtensions: s.certs.clientExtensions };
+    return {
     ...s,
+    certs,
+    // ca.keyAlgorithm and serviceAccount.keyAlgorithm stay unset when not given: they follow
+    // certs.keyAlgorithm (the catalogue resolves them), and a change of certs alone is one change
     ca: { ...s.ca, commonName: s.ca.commonName ?? s.master.hostname },
     kubeletTLS: { ...s.kubeletTLS, enabled: s.kubeletTLS.enabled ?? s.etcd.mode === 'tls' },
     etcd: {
       ...s.etcd,
-      members: s.etcd.members.length > 0 || s.etcd.mode === 'http' ? s.etcd.members : [{ name: s.master.hostname, ip: s.master.ip }],
+      members: s.etcd.members.length > 0 || s.etcd.mode === 'http' ? s.etcd.members : [s.master, ...s.masters].map((m) => ({ name: m.hostname, ip: m.ip })),
     },
-  }));
+  };
+  });
 
 function safeCanonical(ip: string): string {
   try {

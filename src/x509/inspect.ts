@@ -80,6 +80,13 @@ function decodeExts(exts: Extension[]) {
 }
 
 /** Parses one PEM certificate. Throws with a plain reason if it is not one. */
+/** Every certificate of a PEM bundle, in its order. */
+export function readCertificates(pem: string): CertInfo[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) readCertificate(pem); // throws the reader's own error
+  return blocks.map(readCertificate);
+}
+
 export function readCertificate(pem: string): CertInfo {
   const der = pemToDer(pem, 'CERTIFICATE');
   const x509 = new X509Certificate(der);
@@ -153,6 +160,7 @@ export function readCsr(pem: string): CsrInfo {
 export interface KeyInfo {
   key: KeyObject;
   type: string;
+  /** RSA: the modulus; EC: the curve's size (256: P-256) */
   bits: number;
   /** publicId of its public half */
   publicId: string;
@@ -171,12 +179,15 @@ export function publicId(k: KeyObject): string {
   }
 }
 
+/** node's namedCurve of the NIST curves -> their size */
+const CURVE_BITS: Record<string, number> = { prime256v1: 256, secp384r1: 384, secp521r1: 521 };
+
 export function readPrivateKey(pem: string): KeyInfo {
   const key = createPrivateKey(pem);
   return {
     key,
     type: key.asymmetricKeyType ?? 'unknown',
-    bits: key.asymmetricKeyDetails?.modulusLength ?? 0,
+    bits: key.asymmetricKeyDetails?.modulusLength ?? CURVE_BITS[key.asymmetricKeyDetails?.namedCurve ?? ''] ?? 0,
     publicId: publicId(key),
   };
 }

@@ -36,7 +36,7 @@ test('a fitting CA and certificates are kept; only what is missing runs', async 
   expect(decision(sel, 'admin')).toEqual({ unit: 'admin', status: 'keep', reasons: [] });
   expect(ran(sel, 'ca')).toEqual([]);
   expect(ran(sel, 'apiserver')).toEqual([]);
-  expect(ran(sel, 'kube-proxy')).toEqual(['genrsa', 'csr', 'sign']);
+  expect(ran(sel, 'kube-proxy')).toEqual(['genkey', 'csr', 'sign']);
   // files kubepki writes itself always run: they compare and skip
   expect(sel.steps.filter((s) => !s.argv).length).toBe(plan.steps.filter((s) => !s.argv).length);
 });
@@ -69,7 +69,7 @@ test('a leaf whose key no longer fits certs.keyBits gets a new key; the CA keeps
   const d = decision(sel, 'apiserver');
   expect(d.status).toBe('reissue');
   expect(d.reasons[0]).toBe('server.key is RSA 2048; the spec asks for 3072 bits: new key (the old one is kept in .kubepki/backup/) and certificate');
-  expect(ran(sel, 'apiserver')).toEqual(['genrsa', 'csr', 'sign']);
+  expect(ran(sel, 'apiserver')).toEqual(['genkey', 'csr', 'sign']);
 });
 
 test('a CA certificate without its key is refused: a CA is never replaced', async () => {

@@ -23,8 +23,10 @@ describe('the embedded default spec', () => {
   test('is the documented cluster', () => {
     expect(s.master).toEqual({ hostname: 'k8s-master', ip: '192.168.18.3', securePort: 6443, extraSANs: [] });
     expect(s.cluster).toEqual({ name: 'kubernetes', kubernetesVersion: '1.37', serviceClusterIpRange: '169.169.0.0/16', dnsDomain: 'cluster.local' });
-    expect(s.ca).toEqual({ commonName: 'k8s-master', days: 5000 });
-    expect(s.certs).toEqual({ keyBits: 2048, days: 5000, clientExtensions: true });
+    expect(s.ca).toEqual({ commonName: 'k8s-master', days: 5000, external: false });
+    expect(s.certs).toEqual({ keyAlgorithm: 'RSA-2048', days: 5000, clientExtensions: true });
+    // one master, no load balancer, the service-account key of certs' algorithm, admin in system:masters
+    expect([s.masters, s.controlPlaneEndpoint, s.serviceAccount, s.admin]).toEqual([[], '', {}, { group: 'system:masters', superAdmin: false }]);
     expect(s.install.dir).toBe('/var/run/kubernetes');
     expect(s.nodes).toEqual([{ name: 'k8s-node-1', ip: '192.168.18.4' }]);
     expect(s.etcd.mode).toBe('http');
@@ -205,7 +207,7 @@ describe('the remembered spec', () => {
       'master.ip: "192.168.18.3" -> "10.0.0.1"',
       'master.extraSANs: [] -> ["lb.example"]',
       'nodes[0].ip: "10.0.0.2" -> "10.0.0.3"',
-      'certs.keyBits: 2048 -> 3072',
+      'certs.keyAlgorithm: "RSA-2048" -> "RSA-3072"',
     ]);
     expect(specChanges(a, structuredClone(a))).toEqual([]);
   });
