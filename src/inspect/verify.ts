@@ -143,6 +143,10 @@ async function verifyCertEntry(w: Walk, row: CertRow, steps: Step[]): Promise<Ce
     if (info) {
       w.certs.set(row.id, info);
       if (row.kind === 'leaf') w.problems.push(...identityProblems(crt, row, info));
+      // OpenSSL signs a leaf beyond its CA's end without a word: it then fails with the CA
+      if (signer && info.notAfter.getTime() - signer.notAfter.getTime() > 86_400_000) {
+        w.notes.push({ file: crt, code: 'outlives-ca', message: `is valid until ${info.notAfter.toISOString().slice(0, 10)}, after its CA (${row.signer}, until ${signer.notAfter.toISOString().slice(0, 10)}): it stops working with the CA; renew it with --days, or plan a new CA before then` });
+      }
     }
   }
   return report(w, row, crt, info, crtText === undefined, w.problems.slice(before));

@@ -25,7 +25,9 @@ function hereDoc(path: string, text: string): string[] {
   return [`cat > ${shQuote(path)} <<'${EOF_MARK}'`, ...text.replace(/\n$/, '').split('\n'), EOF_MARK];
 }
 
-function stepLines(step: Step): string[] {
+/** With an external CA the script runs twice (before and after the CA signs): keys and requests
+ *  that exist are kept, so that the certificates placed in between still match them. */
+function stepLines(step: Step, resumable = false): string[] {
   switch (step.action) {
     case 'config':
     case 'flags':
@@ -51,6 +53,12 @@ function stepLines(step: Step): string[] {
       return [...assignments, `cat > ${shQuote(step.outputs[0].path)} <<${EOF_MARK}`, ...body.replace(/\n$/, '').split('\n'), EOF_MARK];
     }
     default:
+      if (step.external) {
+        // the external CA signs: the script goes on only with what it has placed
+        const crt = step.outputs[1].path;
+        return [`# by the external CA (ca.crt is its certificate): ${commandLine(step.argv!)}`, `[ -e ${shQuote(crt)} ] || { echo "$0: ${crt} is missing: have the external CA sign ${step.reads[0]}" >&2; pending=1; }`];
+      }
+      if (resumable && (step.action === 'genkey' || step.action === 'csr' || step.action === 'pubout')) return [`[ -e ${shQuote(step.outputs[0].path)} ] || ${commandLine(step.argv!)}`];
       return [commandLine(step.argv!)];
   }
 }
@@ -67,8 +75,9 @@ export function renderScript(plan: Plan, source: string, version: string): strin
       parts.forEach((_, i) => dirs.add(parts.slice(0, i + 1).join('/')));
     }
   }
-  const caFiles = plan.rows.filter((r) => r.kind === 'ca').flatMap((r) => [paths(r).key, paths(r).crt]);
-  const publicFiles = [...new Set(plan.steps.flatMap((s) => s.outputs.filter((o) => o.mode === 0o644).map((o) => o.path)))];
+  const caFiles = plan.rows.filter((r) => r.kind === 'ca' && !r.external).flatMap((r) => [paths(r).key, paths(r).crt]);
+  const external = plan.rows.filter((r) => r.external).map((r) => paths(r).crt);
+  const publicFiles = [...new Set(plan.steps.filter((s) => !s.external).flatMap((s) => s.outputs.filter((o) => o.mode === 0o644).map((o) => o.path)))];
   const n = plan.steps.length;
   const lines: string[] = [
     '#!/bin/sh',
@@ -85,9 +94,16 @@ export function renderScript(plan: Plan, source: string, version: string): strin
     '  fi',
     'done',
   ];
+  for (const f of external) lines.push(`[ -e ${shQuote(f)} ] || { echo "$0: ${f} is missing: ca.external needs the external CA's certificate (or bundle) there" >&2; exit 1; }`);
   if (dirs.size) lines.push(`mkdir -p -m 0755 ${[...dirs].sort().map((d) => shQuote(d)).join(' ')}`);
+  let stopped = false;
   plan.steps.forEach((s, i) => {
-    lines.push('', `# [${i + 1}/${n}] ${s.title}`, ...stepLines(s));
+    // kubeconfigs and flag files name certificates: not before the external CA has signed them all
+    if (external.length && !stopped && (s.action === 'kubeconfig' || s.action === 'flags')) {
+      stopped = true;
+      lines.push('', '# the requests above are for the external CA: the rest needs its certificates', '[ -z "${pending:-}" ] || { echo "$0: sign the requests above, place the certificates and run this script again" >&2; exit 0; }');
+    }
+    lines.push('', `# [${i + 1}/${n}] ${s.title}`, ...stepLines(s, external.length > 0));
   });
   lines.push('', '# certificates, requests, configs and public keys are world-readable; keys stay 0600');
   for (let i = 0; i < publicFiles.length; i += 8) lines.push(`chmod 0644 ${publicFiles.slice(i, i + 8).map((p) => shQuote(p)).join(' ')}`);
