@@ -73,10 +73,13 @@ a CA. Names are those of \`kubepki verify\` (admin, kube-proxy, apiserver, kubel
   --rekey           make new keys too
 
 ${COMMON}`,
-  init: `Usage: kubepki init [FILE] [--force]
+  init: `Usage: kubepki init [FILE] [--force] [--schema]
 
 Writes the embedded default spec (the documented cluster), commented, to FILE (default
-cluster.yaml; "-" for stdout). Refuses to overwrite an existing file unless --force.`,
+cluster.yaml; "-" for stdout). Refuses to overwrite an existing file unless --force.
+
+  --schema   write the spec's JSON Schema instead (default FILE: kubepki.schema.json), for
+             editors: # yaml-language-server: $schema=kubepki.schema.json`,
 };
 
 const OPTIONS = {
@@ -90,6 +93,7 @@ const OPTIONS = {
   rekey: { type: 'boolean' },
   all: { type: 'boolean' },
   force: { type: 'boolean' },
+  schema: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } satisfies ParseArgsConfig['options'];
@@ -101,7 +105,7 @@ const ALLOWED: Record<Command, string[]> = {
   plan: ['spec', 'json'],
   verify: ['spec', 'out', 'json', 'warn-days'],
   renew: ['spec', 'out', 'json', 'openssl', 'jobs', 'days', 'rekey', 'all'],
-  init: ['force'],
+  init: ['force', 'schema'],
 };
 
 const isCommand = (s: string | undefined): s is Command => s !== undefined && Object.hasOwn(ALLOWED, s);
@@ -160,7 +164,7 @@ export type Invocation =
   | { action: 'plan'; common: CommonArgs }
   | { action: 'verify'; common: CommonArgs; warnDays: number }
   | { action: 'renew'; common: CommonArgs; jobs?: number; names: string[]; all: boolean; rekey: boolean; days?: number }
-  | { action: 'init'; file?: string; force: boolean };
+  | { action: 'init'; file?: string; force: boolean; schema: boolean };
 
 /** What to do. --version wins over everything; --help (or no command) prints the command's help,
  *  exit 2 for an unknown command; then the command's rules, each broken one a UsageError (exit 2). */
@@ -193,6 +197,6 @@ export function toInvocation(a: Argv, version: string): Invocation {
     }
     case 'init':
       if (rest.length > 1) throw new UsageError(`init takes one file name, got ${rest.length}`);
-      return { action: 'init', file: rest[0], force: Boolean(v.force) };
+      return { action: 'init', file: rest[0], force: Boolean(v.force), schema: Boolean(v.schema) };
   }
 }

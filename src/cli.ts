@@ -41,7 +41,7 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
       await (await import('./commands/renew.js')).renew({ ...what.common, ...run, jobs: what.jobs, names: what.names, all: what.all, rekey: what.rekey, days: what.days });
       return 0;
     case 'init':
-      await (await import('./commands/init.js')).init({ file: what.file, force: what.force });
+      await (await import('./commands/init.js')).init({ file: what.file, force: what.force, schema: what.schema });
       return 0;
   }
 }

@@ -52,9 +52,10 @@ describe('each command and its options', () => {
     expect(parse('renew', '--all')).toMatchObject({ names: [], all: true, rekey: false, days: undefined });
   });
 
-  test('init: one optional file name and --force', () => {
-    expect(parse('init')).toEqual({ action: 'init', file: undefined, force: false });
-    expect(parse('init', '-', '--force')).toEqual({ action: 'init', file: '-', force: true });
+  test('init: one optional file name, --force and --schema', () => {
+    expect(parse('init')).toEqual({ action: 'init', file: undefined, force: false, schema: false });
+    expect(parse('init', '-', '--force')).toEqual({ action: 'init', file: '-', force: true, schema: false });
+    expect(parse('init', '--schema')).toEqual({ action: 'init', file: undefined, force: false, schema: true });
   });
 
   test('a value after -- is a positional, not an option', () => {
