@@ -4,6 +4,7 @@
 // folder), plus only what the test needs (etcd's data dir). Everything runs in a network namespace
 // of this test's own, where the master's and the nodes' addresses are on a dummy interface: kubectl,
 // curl and the stand-in kubelets are processes of that namespace too, so nothing leaves it.
+// Rounds: the default spec, the same after `kubepki renew --all`, and RSA-4096 keys.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -34,8 +35,8 @@ let round = 0;
 const at = (rel: string) => path.join(pki, rel);
 const kc = (name: string) => at(`kubeconfig/${name}.kubeconfig`);
 
-function kubectl(kubeconfig: string, args: string[], input?: string): RunResult {
-  return ns.run([KUBECTL, `--kubeconfig=${kubeconfig}`, '--request-timeout=30s', ...args], { input });
+function kubectl(kubeconfig: string, args: string[], input?: string, where: NetNs = ns): RunResult {
+  return where.run([KUBECTL, `--kubeconfig=${kubeconfig}`, '--request-timeout=30s', ...args], { input });
 }
 function ok(r: RunResult, what: string): string {
   if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}): ${r.stderr.trim()}`);
@@ -44,7 +45,7 @@ function ok(r: RunResult, what: string): string {
 /** curl inside the namespace; the response body and the HTTP status (0: no HTTP response at all). */
 function curl(
   url: string,
-  opts: { ca: string; cert?: string; key?: string; headers?: string[]; post?: string; patch?: string },
+  opts: { ca: string; cert?: string; key?: string; headers?: string[]; post?: string; patch?: string; where?: NetNs },
 ): { status: number; body: string; err: string } {
   const argv = ['curl', '-sS', '--max-time', '20', '--cacert', opts.ca, '-w', '\n%{http_code}'];
   if (opts.cert) argv.push('--cert', opts.cert, '--key', opts.key!);
@@ -52,7 +53,7 @@ function curl(
   if (opts.post !== undefined) argv.push('-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', opts.post);
   if (opts.patch !== undefined) argv.push('-X', 'PATCH', '-H', 'Content-Type: application/strategic-merge-patch+json', '--data-binary', opts.patch);
   argv.push(url);
-  const r = ns.run(argv);
+  const r = (opts.where ?? ns).run(argv);
   const i = r.stdout.lastIndexOf('\n');
   return { status: Number(r.stdout.slice(i + 1)) || 0, body: r.stdout.slice(0, i), err: r.stderr };
 }
@@ -60,14 +61,14 @@ const SELF_SUBJECT_REVIEW = JSON.stringify({ apiVersion: 'authentication.k8s.io/
 const userOf = (body: string): { username: string; groups: string[] } => JSON.parse(body).status.userInfo;
 
 /** A kubeconfig with the cluster only (CA and server) and a bearer token: nothing but the token authenticates. */
-function tokenKubeconfig(name: string, token: string): string {
+function tokenKubeconfig(name: string, token: string, cluster: Record<string, string> = { server: API }): string {
   const f = path.join(work, `${name}.kubeconfig`);
   writeFileSync(
     f,
     JSON.stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: API, 'certificate-authority': at('ca.crt') } }],
+      clusters: [{ name: 'c', cluster: { ...cluster, 'certificate-authority': at('ca.crt') } }],
       users: [{ name: 'u', user: { token } }],
       contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
       'current-context': 'x',
@@ -76,11 +77,11 @@ function tokenKubeconfig(name: string, token: string): string {
   );
   return f;
 }
-const whoami = (kubeconfig: string) => kubectl(kubeconfig, ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}']);
+const whoami = (kubeconfig: string, args: string[] = [], where: NetNs = ns) => kubectl(kubeconfig, ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}', ...args], undefined, where);
 
 /** Starts a component as its flag file says: sh sources the file and execs the binary with $VARIABLE, then `extra`. */
-function startComponent(name: string, envFile: string, variable: string, bin: string, extra: string[] = []): Proc {
-  const p = ns.start(name, ['sh', '-c', `. "$1"; shift; b=$1; shift; exec "$b" $${variable} "$@"`, 'sh', at(envFile), bin, ...extra], path.join(work, `${name}.log`));
+function startComponent(name: string, envFile: string, variable: string, bin: string, extra: string[] = [], where: NetNs = ns): Proc {
+  const p = where.start(name, ['sh', '-c', `. "$1"; shift; b=$1; shift; exec "$b" $${variable} "$@"`, 'sh', at(envFile), bin, ...extra], path.join(work, `${name}-${round}.log`));
   procs.push(p);
   return p;
 }
@@ -101,8 +102,9 @@ const standInLog = (node: string) =>
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { url?: string; cn?: string; listening?: string });
 
-async function startAll(): Promise<void> {
-  const etcd = startComponent('etcd', 'flags/etcd-k8s-master.env', 'ETCD_ARGS', bins.etcd, [`--data-dir=${path.join(work, 'etcd-data')}`]);
+/** etcd, kube-apiserver (ready), kube-controller-manager and kube-scheduler of the master at MASTER. */
+async function startMaster(etcdData: string): Promise<void> {
+  const etcd = startComponent('etcd', 'flags/etcd-k8s-master.env', 'ETCD_ARGS', bins.etcd, [`--data-dir=${etcdData}`]);
   await waitFor(
     'etcd to answer /health over mutual TLS',
     () => (curl(`https://${MASTER}:2379/health`, { ca: at('etcd/ca.crt'), cert: at('etcd/healthcheck-client.crt'), key: at('etcd/healthcheck-client.key') }).body.includes('"health":"true"') ? true : undefined),
@@ -120,6 +122,10 @@ async function startAll(): Promise<void> {
   );
   startComponent('kube-controller-manager', 'flags/kube-controller-manager.env', 'KUBE_CONTROLLER_MANAGER_ARGS', bins.controllerManager);
   startComponent('kube-scheduler', 'flags/kube-scheduler.env', 'KUBE_SCHEDULER_ARGS', bins.scheduler);
+}
+
+async function startAll(): Promise<void> {
+  await startMaster(path.join(work, 'etcd-data'));
   // node 1's stand-in has its own serving certificate; node 2's one from a foreign CA, which kube-apiserver must refuse
   const standIns = [startStandIn(NODES[0], pki), startStandIn(NODES[1], foreign)];
   await waitFor('the stand-in kubelets to listen', () => (NODES.every((n) => standInLog(n.name).some((l) => l.listening)) ? true : undefined), { timeoutMs: 30_000, alive: standIns });
@@ -385,4 +391,64 @@ describe('after kubepki renew --all and a restart', () => {
     await startAll();
   }, 600_000);
   checks('renewed');
+});
+
+/** Waits for a lease of a fresh etcd to have a holder. */
+function leaseHeld(lease: string, kubeconfig: string, where: NetNs = ns, args: string[] = []): Promise<string> {
+  return waitFor(
+    `the ${lease} lease to be held`,
+    () => kubectl(kubeconfig, ['-n', 'kube-system', 'get', 'lease', lease, '-o', 'jsonpath={.spec.holderIdentity}', ...args], undefined, where).stdout.trim() || undefined,
+    { timeoutMs: 90_000, alive: procs },
+  );
+}
+const keyDetails = (file: string) => createPrivateKey(readFileSync(file)).asymmetricKeyDetails!;
+
+describe('RSA-4096 keys (certs.keyAlgorithm: RSA-4096) run the control plane', () => {
+  beforeAll(async () => {
+    await stopAll();
+    pki = path.join(work, 'pki-rsa4096');
+    const spec = path.join(work, 'rsa4096.yaml');
+    writeFileSync(
+      spec,
+      `cluster: { kubernetesVersion: "${bins.minor}" }
+master: { hostname: k8s-master, ip: ${MASTER} }
+install: { dir: ${pki} }
+etcd: { mode: tls }
+certs: { keyAlgorithm: RSA-4096 }
+`,
+    );
+    const r = kubepki(['generate', '--spec', spec, '--out', pki]);
+    if (r.code !== 0) throw new Error(`kubepki generate (RSA-4096): exit ${r.code}\n${r.stderr}`);
+    round = 3;
+    mkdirSync(path.join(work, 'etcd-data-rsa4096'), { mode: 0o700 });
+    await startMaster(path.join(work, 'etcd-data-rsa4096'));
+  }, 600_000);
+
+  test('RSA-4096: the CA, serving, client, etcd and service-account keys are RSA keys of 4096 bits', () => {
+    for (const k of ['ca.key', 'server.key', 'clients/admin.key', 'clients/kube-controller-manager.key', 'etcd/ca.key', 'apiserver-etcd-client.key', 'sa.key']) {
+      expect([k, createPrivateKey(readFileSync(at(k))).asymmetricKeyType, keyDetails(at(k)).modulusLength]).toEqual([k, 'rsa', 4096]);
+    }
+  });
+
+  test('RSA-4096: kube-apiserver is ready with etcd over mutual TLS; admin lists namespaces', () => {
+    expect(ok(kubectl(kc('admin'), ['get', '--raw', '/readyz?verbose']), 'readyz')).toMatch(/\[\+\]etcd ok[\s\S]*readyz check passed/);
+    const names = ok(kubectl(kc('admin'), ['get', 'namespaces', '-o', 'name']), 'get namespaces').split('\n');
+    expect(names).toEqual(expect.arrayContaining(['namespace/default', 'namespace/kube-system']));
+    expect(ok(whoami(kc('admin')), 'whoami')).toBe('admin');
+    alive();
+  }, CHECK_TIMEOUT);
+
+  test('RSA-4096: kube-controller-manager and kube-scheduler hold their leases', async () => {
+    for (const lease of ['kube-controller-manager', 'kube-scheduler']) expect(await leaseHeld(lease, kc('admin'))).not.toBe('');
+  }, CHECK_TIMEOUT);
+
+  test('RSA-4096: a service-account token (RS256, signed with sa.key) authenticates', () => {
+    ok(kubectl(kc('admin'), ['-n', 'default', 'create', 'serviceaccount', 'tester-rsa4096']), 'create serviceaccount');
+    const token = ok(kubectl(kc('admin'), ['-n', 'default', 'create', 'token', 'tester-rsa4096']), 'create token').trim();
+    const [h, p, s] = token.split('.');
+    expect(JSON.parse(Buffer.from(h, 'base64url').toString()).alg).toBe('RS256');
+    expect(verify('sha256', Buffer.from(`${h}.${p}`), createPublicKey(readFileSync(at('sa.pub'))), Buffer.from(s, 'base64url'))).toBe(true);
+    expect(ok(whoami(tokenKubeconfig('token-rsa4096', token)), 'whoami --token')).toBe('system:serviceaccount:default:tester-rsa4096');
+    alive();
+  }, CHECK_TIMEOUT);
 });
