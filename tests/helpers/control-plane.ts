@@ -86,6 +86,19 @@ export interface RunResult {
 export class NetNs {
   readonly name = `kubepki-cp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   private created = false;
+  private hostsFile: string | undefined;
+
+  /** Names resolve by this file in every process run or started here: `ip netns exec` gives each
+   *  process a mount namespace of its own, where the file is bind-mounted over /etc/hosts, so the
+   *  machine's /etc/hosts is neither written nor seen to change. */
+  resolveBy(hostsFile: string): void {
+    this.hostsFile = hostsFile;
+  }
+
+  private exec(argv: string[]): string[] {
+    const inner = this.hostsFile ? ['sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', this.hostsFile, ...argv] : argv;
+    return ['netns', 'exec', this.name, ...inner];
+  }
 
   create(addresses: string[]): void {
     const ip = (...args: string[]) => {
@@ -112,7 +125,7 @@ export class NetNs {
 
   /** argv run inside the namespace, bounded in time. */
   run(argv: string[], opts: { timeout?: number; input?: string } = {}): RunResult {
-    const r = spawnSync('ip', ['netns', 'exec', this.name, ...argv], {
+    const r = spawnSync('ip', this.exec(argv), {
       encoding: 'utf8',
       timeout: opts.timeout ?? 60_000,
       input: opts.input,
@@ -121,12 +134,34 @@ export class NetNs {
     return { code: r.status, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? `\n${r.error.message}` : '') };
   }
 
-  /** A long-running process inside the namespace; `ip netns exec` execs it, so the pid is the process's own. */
+  /** A long-running process inside the namespace; `ip netns exec` (and the sh of resolveBy) exec it, so the pid is the process's own. */
   start(name: string, argv: string[], logFile: string): Proc {
     const fd = openSync(logFile, 'a');
-    const child = spawn('ip', ['netns', 'exec', this.name, ...argv], { stdio: ['ignore', fd, fd] });
+    const child = spawn('ip', this.exec(argv), { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     return new Proc(name, child, logFile);
+  }
+
+  /** A veth pair between this namespace and `peer`, with a host route each way: two hosts on one
+   *  wire, `ip` here and `peerIp` there (each already an address of its namespace), and nothing else
+   *  reachable through it. */
+  link(peer: NetNs, ip: string, peerIp: string): void {
+    const run = (...args: string[]) => {
+      const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
+      if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr || r.error?.message}`);
+    };
+    if (!this.created || !peer.created) throw new Error('link: both namespaces must exist');
+    const [here, there] = [`wire-${Math.random().toString(36).slice(2, 8)}`, `wire-${Math.random().toString(36).slice(2, 8)}`];
+    run('link', 'add', here, 'netns', this.name, 'type', 'veth', 'peer', 'name', there, 'netns', peer.name);
+    run('-n', this.name, 'link', 'set', here, 'up');
+    run('-n', peer.name, 'link', 'set', there, 'up');
+    const bits = (a: string) => (a.includes(':') ? 128 : 32);
+    run('-n', this.name, 'route', 'add', `${peerIp}/${bits(peerIp)}`, 'dev', here, 'src', ip);
+    run('-n', peer.name, 'route', 'add', `${ip}/${bits(ip)}`, 'dev', there, 'src', peerIp);
+    for (const n of [this, peer]) {
+      const routes = spawnSync('ip', ['-n', n.name, 'route', 'show', 'default'], { encoding: 'utf8' }).stdout.trim();
+      if (routes) throw new Error(`namespace ${n.name} has a default route: ${routes}`);
+    }
   }
 
   destroy(): void {

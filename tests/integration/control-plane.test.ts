@@ -4,11 +4,15 @@
 // folder), plus only what the test needs (etcd's data dir). Everything runs in a network namespace
 // of this test's own, where the master's and the nodes' addresses are on a dummy interface: kubectl,
 // curl and the stand-in kubelets are processes of that namespace too, so nothing leaves it.
+// Rounds: the default spec, the same after `kubepki renew --all`, RSA-4096 keys, and a production
+// shape (ECDSA-P256, an external two-level CA, two masters behind a named endpoint, the break-glass
+// admin) whose two masters are two namespaces joined by a wire, one host each.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { kubepki, ROOT } from '../helpers/cli.js';
 import { controlPlaneBinaries, NetNs, type Proc, type ControlPlaneBinaries, type RunResult, waitFor } from '../helpers/control-plane.js';
+import { makeTwoLevelCa, signListed, type ExternalCa, type ToSign } from '../helpers/external-ca.js';
 import { cleanupTmp, tmpDir } from '../helpers/tmp.js';
 import { KUBECTL, requireTool, sha } from '../helpers/tools.js';
 
@@ -22,6 +26,16 @@ const KUBELET_PORT = 10250;
 const CHECK_TIMEOUT = 300_000;
 const API = `https://${MASTER}:6443`;
 const STAND_IN = path.join(ROOT, 'tests/helpers/stand-in-kubelet.mjs');
+/** The production round's two masters, each a host of its own: a namespace with its address, the
+ *  two joined by a wire. Each runs its etcd member and kube-apiserver from its own flag files, which
+ *  bind the same ports (6443, 127.0.0.1:2379) as real hosts do; master 1 runs the controller-manager
+ *  and the scheduler. */
+const PROD_MASTERS = [
+  { hostname: 'k8s-master-1', ip: '192.168.18.11', ns: new NetNs(), apiFlags: 'flags/kube-apiserver.env', crt: 'server.crt' },
+  { hostname: 'k8s-master-2', ip: '192.168.18.12', ns: new NetNs(), apiFlags: 'flags/kube-apiserver-k8s-master-2.env', crt: 'apiserver-k8s-master-2.crt' },
+];
+/** controlPlaneEndpoint: a name that each master's namespace resolves to that master, as a load balancer in front of it would answer */
+const ENDPOINT = 'api.cluster.test';
 
 let bins: ControlPlaneBinaries;
 let work: string;
@@ -34,8 +48,8 @@ let round = 0;
 const at = (rel: string) => path.join(pki, rel);
 const kc = (name: string) => at(`kubeconfig/${name}.kubeconfig`);
 
-function kubectl(kubeconfig: string, args: string[], input?: string): RunResult {
-  return ns.run([KUBECTL, `--kubeconfig=${kubeconfig}`, '--request-timeout=30s', ...args], { input });
+function kubectl(kubeconfig: string, args: string[], input?: string, where: NetNs = ns): RunResult {
+  return where.run([KUBECTL, `--kubeconfig=${kubeconfig}`, '--request-timeout=30s', ...args], { input });
 }
 function ok(r: RunResult, what: string): string {
   if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}): ${r.stderr.trim()}`);
@@ -44,7 +58,7 @@ function ok(r: RunResult, what: string): string {
 /** curl inside the namespace; the response body and the HTTP status (0: no HTTP response at all). */
 function curl(
   url: string,
-  opts: { ca: string; cert?: string; key?: string; headers?: string[]; post?: string; patch?: string },
+  opts: { ca: string; cert?: string; key?: string; headers?: string[]; post?: string; patch?: string; where?: NetNs },
 ): { status: number; body: string; err: string } {
   const argv = ['curl', '-sS', '--max-time', '20', '--cacert', opts.ca, '-w', '\n%{http_code}'];
   if (opts.cert) argv.push('--cert', opts.cert, '--key', opts.key!);
@@ -52,7 +66,7 @@ function curl(
   if (opts.post !== undefined) argv.push('-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', opts.post);
   if (opts.patch !== undefined) argv.push('-X', 'PATCH', '-H', 'Content-Type: application/strategic-merge-patch+json', '--data-binary', opts.patch);
   argv.push(url);
-  const r = ns.run(argv);
+  const r = (opts.where ?? ns).run(argv);
   const i = r.stdout.lastIndexOf('\n');
   return { status: Number(r.stdout.slice(i + 1)) || 0, body: r.stdout.slice(0, i), err: r.stderr };
 }
@@ -60,14 +74,14 @@ const SELF_SUBJECT_REVIEW = JSON.stringify({ apiVersion: 'authentication.k8s.io/
 const userOf = (body: string): { username: string; groups: string[] } => JSON.parse(body).status.userInfo;
 
 /** A kubeconfig with the cluster only (CA and server) and a bearer token: nothing but the token authenticates. */
-function tokenKubeconfig(name: string, token: string): string {
+function tokenKubeconfig(name: string, token: string, cluster: Record<string, string> = { server: API }): string {
   const f = path.join(work, `${name}.kubeconfig`);
   writeFileSync(
     f,
     JSON.stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: API, 'certificate-authority': at('ca.crt') } }],
+      clusters: [{ name: 'c', cluster: { ...cluster, 'certificate-authority': at('ca.crt') } }],
       users: [{ name: 'u', user: { token } }],
       contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
       'current-context': 'x',
@@ -76,11 +90,11 @@ function tokenKubeconfig(name: string, token: string): string {
   );
   return f;
 }
-const whoami = (kubeconfig: string) => kubectl(kubeconfig, ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}']);
+const whoami = (kubeconfig: string, args: string[] = [], where: NetNs = ns) => kubectl(kubeconfig, ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}', ...args], undefined, where);
 
 /** Starts a component as its flag file says: sh sources the file and execs the binary with $VARIABLE, then `extra`. */
-function startComponent(name: string, envFile: string, variable: string, bin: string, extra: string[] = []): Proc {
-  const p = ns.start(name, ['sh', '-c', `. "$1"; shift; b=$1; shift; exec "$b" $${variable} "$@"`, 'sh', at(envFile), bin, ...extra], path.join(work, `${name}.log`));
+function startComponent(name: string, envFile: string, variable: string, bin: string, extra: string[] = [], where: NetNs = ns): Proc {
+  const p = where.start(name, ['sh', '-c', `. "$1"; shift; b=$1; shift; exec "$b" $${variable} "$@"`, 'sh', at(envFile), bin, ...extra], path.join(work, `${name}-${round}.log`));
   procs.push(p);
   return p;
 }
@@ -101,8 +115,9 @@ const standInLog = (node: string) =>
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { url?: string; cn?: string; listening?: string });
 
-async function startAll(): Promise<void> {
-  const etcd = startComponent('etcd', 'flags/etcd-k8s-master.env', 'ETCD_ARGS', bins.etcd, [`--data-dir=${path.join(work, 'etcd-data')}`]);
+/** etcd, kube-apiserver (ready), kube-controller-manager and kube-scheduler of the master at MASTER. */
+async function startMaster(etcdData: string): Promise<void> {
+  const etcd = startComponent('etcd', 'flags/etcd-k8s-master.env', 'ETCD_ARGS', bins.etcd, [`--data-dir=${etcdData}`]);
   await waitFor(
     'etcd to answer /health over mutual TLS',
     () => (curl(`https://${MASTER}:2379/health`, { ca: at('etcd/ca.crt'), cert: at('etcd/healthcheck-client.crt'), key: at('etcd/healthcheck-client.key') }).body.includes('"health":"true"') ? true : undefined),
@@ -120,6 +135,10 @@ async function startAll(): Promise<void> {
   );
   startComponent('kube-controller-manager', 'flags/kube-controller-manager.env', 'KUBE_CONTROLLER_MANAGER_ARGS', bins.controllerManager);
   startComponent('kube-scheduler', 'flags/kube-scheduler.env', 'KUBE_SCHEDULER_ARGS', bins.scheduler);
+}
+
+async function startAll(): Promise<void> {
+  await startMaster(path.join(work, 'etcd-data'));
   // node 1's stand-in has its own serving certificate; node 2's one from a foreign CA, which kube-apiserver must refuse
   const standIns = [startStandIn(NODES[0], pki), startStandIn(NODES[1], foreign)];
   await waitFor('the stand-in kubelets to listen', () => (NODES.every((n) => standInLog(n.name).some((l) => l.listening)) ? true : undefined), { timeoutMs: 30_000, alive: standIns });
@@ -167,6 +186,7 @@ kubeletTLS: { enabled: true }
 afterAll(async () => {
   await stopAll();
   ns.destroy();
+  for (const m of PROD_MASTERS) m.ns.destroy();
   cleanupTmp();
 }, 120_000);
 
@@ -385,4 +405,253 @@ describe('after kubepki renew --all and a restart', () => {
     await startAll();
   }, 600_000);
   checks('renewed');
+});
+
+/** Waits for a lease of a fresh etcd to have a holder. */
+function leaseHeld(lease: string, kubeconfig: string, where: NetNs = ns, args: string[] = []): Promise<string> {
+  return waitFor(
+    `the ${lease} lease to be held`,
+    () => kubectl(kubeconfig, ['-n', 'kube-system', 'get', 'lease', lease, '-o', 'jsonpath={.spec.holderIdentity}', ...args], undefined, where).stdout.trim() || undefined,
+    { timeoutMs: 90_000, alive: procs },
+  );
+}
+const keyDetails = (file: string) => createPrivateKey(readFileSync(file)).asymmetricKeyDetails!;
+
+describe('RSA-4096 keys (certs.keyAlgorithm: RSA-4096) run the control plane', () => {
+  beforeAll(async () => {
+    await stopAll();
+    pki = path.join(work, 'pki-rsa4096');
+    const spec = path.join(work, 'rsa4096.yaml');
+    writeFileSync(
+      spec,
+      `cluster: { kubernetesVersion: "${bins.minor}" }
+master: { hostname: k8s-master, ip: ${MASTER} }
+install: { dir: ${pki} }
+etcd: { mode: tls }
+certs: { keyAlgorithm: RSA-4096 }
+`,
+    );
+    const r = kubepki(['generate', '--spec', spec, '--out', pki]);
+    if (r.code !== 0) throw new Error(`kubepki generate (RSA-4096): exit ${r.code}\n${r.stderr}`);
+    round = 3;
+    mkdirSync(path.join(work, 'etcd-data-rsa4096'), { mode: 0o700 });
+    await startMaster(path.join(work, 'etcd-data-rsa4096'));
+  }, 600_000);
+
+  test('RSA-4096: the CA, serving, client, etcd and service-account keys are RSA keys of 4096 bits', () => {
+    for (const k of ['ca.key', 'server.key', 'clients/admin.key', 'clients/kube-controller-manager.key', 'etcd/ca.key', 'apiserver-etcd-client.key', 'sa.key']) {
+      expect([k, createPrivateKey(readFileSync(at(k))).asymmetricKeyType, keyDetails(at(k)).modulusLength]).toEqual([k, 'rsa', 4096]);
+    }
+  });
+
+  test('RSA-4096: kube-apiserver is ready with etcd over mutual TLS; admin lists namespaces', () => {
+    expect(ok(kubectl(kc('admin'), ['get', '--raw', '/readyz?verbose']), 'readyz')).toMatch(/\[\+\]etcd ok[\s\S]*readyz check passed/);
+    const names = ok(kubectl(kc('admin'), ['get', 'namespaces', '-o', 'name']), 'get namespaces').split('\n');
+    expect(names).toEqual(expect.arrayContaining(['namespace/default', 'namespace/kube-system']));
+    expect(ok(whoami(kc('admin')), 'whoami')).toBe('admin');
+    alive();
+  }, CHECK_TIMEOUT);
+
+  test('RSA-4096: kube-controller-manager and kube-scheduler hold their leases', async () => {
+    for (const lease of ['kube-controller-manager', 'kube-scheduler']) expect(await leaseHeld(lease, kc('admin'))).not.toBe('');
+  }, CHECK_TIMEOUT);
+
+  test('RSA-4096: a service-account token (RS256, signed with sa.key) authenticates', () => {
+    ok(kubectl(kc('admin'), ['-n', 'default', 'create', 'serviceaccount', 'tester-rsa4096']), 'create serviceaccount');
+    const token = ok(kubectl(kc('admin'), ['-n', 'default', 'create', 'token', 'tester-rsa4096']), 'create token').trim();
+    const [h, p, s] = token.split('.');
+    expect(JSON.parse(Buffer.from(h, 'base64url').toString()).alg).toBe('RS256');
+    expect(verify('sha256', Buffer.from(`${h}.${p}`), createPublicKey(readFileSync(at('sa.pub'))), Buffer.from(s, 'base64url'))).toBe(true);
+    expect(ok(whoami(tokenKubeconfig('token-rsa4096', token)), 'whoami --token')).toBe('system:serviceaccount:default:tester-rsa4096');
+    alive();
+  }, CHECK_TIMEOUT);
+});
+
+describe('production: ECDSA-P256 keys, an external two-level CA, two masters behind an endpoint, the break-glass admin', () => {
+  let ca: ExternalCa;
+  let first: { code: number | null; toSign: ToSign[]; stderr: string; kubeconfigsBefore: boolean; flagsBefore: boolean };
+  let second: { code: number | null; toSign: ToSign[]; stderr: string };
+  const [m1, m2] = PROD_MASTERS;
+  /** kubectl to one master by its address, checking its certificate against the endpoint's name */
+  const via = (m: (typeof PROD_MASTERS)[number], name = ENDPOINT) => ['--server', `https://${m.ip}:6443`, '--tls-server-name', name];
+  const summaryOf = (stdout: string) => {
+    const s = stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { event: string; toSign?: ToSign[] })
+      .find((e) => e.event === 'summary');
+    if (!s?.toSign) throw new Error(`kubepki generate --json printed no summary with toSign:\n${stdout}`);
+    return s.toSign;
+  };
+
+  beforeAll(async () => {
+    await stopAll();
+    pki = path.join(work, 'pki-production');
+    mkdirSync(pki, { mode: 0o700 });
+    ca = makeTwoLevelCa(path.join(work, 'external-ca'));
+    writeFileSync(at('ca.crt'), ca.bundle);
+    const spec = path.join(work, 'production.yaml');
+    writeFileSync(
+      spec,
+      `cluster: { kubernetesVersion: "${bins.minor}" }
+master: { hostname: ${m1.hostname}, ip: ${m1.ip} }
+masters:
+  - { hostname: ${m2.hostname}, ip: ${m2.ip} }
+controlPlaneEndpoint: "${ENDPOINT}:6443"
+install: { dir: ${pki} }
+etcd: { mode: tls }
+ca: { external: true }
+certs: { keyAlgorithm: ECDSA-P256 }
+admin: { group: "kubeadm:cluster-admins", superAdmin: true }
+`,
+    );
+    const r1 = kubepki(['generate', '--spec', spec, '--out', pki, '--json']);
+    first = { code: r1.code, toSign: r1.code === 0 ? summaryOf(r1.stdout) : [], stderr: r1.stderr, kubeconfigsBefore: existsSync(at('kubeconfig')), flagsBefore: existsSync(at('flags')) };
+    if (r1.code !== 0) throw new Error(`kubepki generate (external CA, first run): exit ${r1.code}\n${r1.stderr}`);
+    signListed(first.toSign, pki, ca);
+    const r2 = kubepki(['generate', '--spec', spec, '--out', pki, '--json']);
+    if (r2.code !== 0) throw new Error(`kubepki generate (external CA, signed certificates placed): exit ${r2.code}\n${r2.stderr}`);
+    second = { code: r2.code, toSign: summaryOf(r2.stdout), stderr: r2.stderr };
+
+    round = 4;
+    for (const m of PROD_MASTERS) {
+      m.ns.create([m.ip]);
+      const hosts = path.join(work, `hosts-${m.hostname}`);
+      writeFileSync(hosts, `127.0.0.1 localhost\n${m.ip} ${m.hostname} ${ENDPOINT}\n`);
+      m.ns.resolveBy(hosts);
+    }
+    m1.ns.link(m2.ns, m1.ip, m2.ip);
+    // etcd: one member on each master; neither is healthy before both run (quorum of two)
+    const etcds = PROD_MASTERS.map((m) => {
+      mkdirSync(path.join(work, `etcd-data-${m.hostname}`), { mode: 0o700 });
+      return startComponent(`etcd-${m.hostname}`, `flags/etcd-${m.hostname}.env`, 'ETCD_ARGS', bins.etcd, [`--data-dir=${path.join(work, `etcd-data-${m.hostname}`)}`], m.ns);
+    });
+    for (const m of PROD_MASTERS) {
+      await waitFor(
+        `etcd member ${m.hostname} to answer /health over mutual TLS`,
+        () => (curl(`https://${m.ip}:2379/health`, { ca: at('etcd/ca.crt'), cert: at('etcd/healthcheck-client.crt'), key: at('etcd/healthcheck-client.key'), where: m.ns }).body.includes('"health":"true"') ? true : undefined),
+        { timeoutMs: 90_000, alive: etcds },
+      );
+    }
+    const apis = PROD_MASTERS.map((m) => startComponent(`kube-apiserver-${m.hostname}`, m.apiFlags, 'KUBE_API_ARGS', bins.apiserver, [], m.ns));
+    for (const m of PROD_MASTERS) {
+      let last: RunResult | undefined;
+      await waitFor(
+        `kube-apiserver on ${m.hostname} /readyz`,
+        () => {
+          last = kubectl(kc('super-admin'), ['get', '--raw', '/readyz', ...via(m)], undefined, m.ns);
+          return last.code === 0 && last.stdout.trim() === 'ok' ? true : undefined;
+        },
+        { timeoutMs: 180_000, alive: [...etcds, ...apis], last: () => `${last?.stdout}${last?.stderr}` },
+      );
+    }
+    startComponent('kube-controller-manager', 'flags/kube-controller-manager.env', 'KUBE_CONTROLLER_MANAGER_ARGS', bins.controllerManager, [], m1.ns);
+    startComponent('kube-scheduler', 'flags/kube-scheduler.env', 'KUBE_SCHEDULER_ARGS', bins.scheduler, [], m1.ns);
+  }, 600_000);
+
+  test('external CA: generate makes ECDSA P-256 keys and CSRs, no CA key, and lists each signing; placed certificates signed by the intermediate give kubeconfigs and flags', () => {
+    expect(first.code).toBe(0);
+    expect(first.toSign.map((t) => t.name).sort()).toEqual(
+      ['admin', 'apiserver', `apiserver-${m2.hostname}`, 'apiserver-kubelet-client', 'kube-controller-manager', 'kube-proxy', 'kube-scheduler', 'super-admin'].sort(),
+    );
+    // nothing that needs the certificates is written before they are there
+    expect([first.kubeconfigsBefore, first.flagsBefore]).toEqual([false, false]);
+    expect(second.toSign).toEqual([]);
+    expect(existsSync(at('ca.key'))).toBe(false);
+    const root = new X509Certificate(readFileSync(ca.rootCrt));
+    const intermediate = new X509Certificate(readFileSync(ca.intermediateCrt));
+    expect(intermediate.verify(root.publicKey)).toBe(true);
+    for (const t of first.toSign) {
+      const crt = new X509Certificate(readFileSync(at(t.crt)));
+      expect([t.crt, crt.issuer, crt.verify(intermediate.publicKey)]).toEqual([t.crt, intermediate.subject, true]);
+      const key = at(t.crt.replace(/\.crt$/, '.key'));
+      expect([key, createPrivateKey(readFileSync(key)).asymmetricKeyType, keyDetails(key).namedCurve]).toEqual([key, 'ec', 'prime256v1']);
+    }
+    for (const k of ['sa.key', 'etcd/ca.key', `etcd/${m2.hostname}/peer.key`]) expect([k, keyDetails(at(k)).namedCurve]).toEqual([k, 'prime256v1']);
+    for (const c of ['admin', 'super-admin', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy']) {
+      expect(readFileSync(kc(c), 'utf8')).toMatch(new RegExp(`^\\s*server: https://${ENDPOINT.replace(/\./g, '\\.')}:6443$`, 'm'));
+    }
+    // no CA key, so the controller-manager signs nothing
+    expect(readFileSync(at('flags/kube-controller-manager.env'), 'utf8')).not.toContain('--cluster-signing');
+  });
+
+  test('two masters: each kube-apiserver is ready, serves its own certificate and passes the TLS check with the endpoint name (a name not in its SANs fails); they share the etcd', () => {
+    for (const m of PROD_MASTERS) {
+      const sans = new X509Certificate(readFileSync(at(m.crt))).subjectAltName ?? '';
+      expect(sans).toContain(`DNS:${ENDPOINT}`);
+      expect(sans).toContain(`IP Address:${m.ip}`);
+      expect(ok(kubectl(kc('super-admin'), ['get', '--raw', '/readyz?verbose', ...via(m)], undefined, m1.ns), `readyz of ${m.hostname}`)).toMatch(/\[\+\]etcd ok[\s\S]*readyz check passed/);
+      // the kubeconfig as written: the endpoint's name, resolved in the master's namespace to that master
+      expect(ok(whoami(kc('super-admin'), [], m.ns), `whoami through ${ENDPOINT} on ${m.hostname}`)).toBe('kubernetes-super-admin');
+      const served = m.ns.run(['openssl', 's_client', '-connect', `${ENDPOINT}:6443`, '-servername', ENDPOINT], { input: '' });
+      const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(served.stdout)?.[0];
+      if (!pem) throw new Error(`openssl s_client to ${ENDPOINT}:6443 on ${m.hostname} showed no certificate: ${served.stderr}`);
+      expect(new X509Certificate(pem).fingerprint256).toBe(new X509Certificate(readFileSync(at(m.crt))).fingerprint256);
+      const wrong = kubectl(kc('super-admin'), ['get', '--raw', '/readyz', ...via(m, 'not-the-endpoint.test')], undefined, m1.ns);
+      expect(wrong.code).not.toBe(0);
+      expect(wrong.stderr).toMatch(/x509|certificate/i);
+    }
+    ok(kubectl(kc('super-admin'), ['-n', 'default', 'create', 'configmap', 'made-on-master-1', '--from-literal=by=k8s-master-1', ...via(m1)], undefined, m1.ns), 'create on master 1');
+    expect(ok(kubectl(kc('super-admin'), ['-n', 'default', 'get', 'configmap', 'made-on-master-1', '-o', 'jsonpath={.data.by}', ...via(m2)], undefined, m1.ns), 'get on master 2')).toBe('k8s-master-1');
+    alive();
+  }, CHECK_TIMEOUT);
+
+  test('two masters: kube-controller-manager and kube-scheduler, through the endpoint, hold their leases; kube-root-ca.crt is the two-certificate bundle', async () => {
+    expect(ok(whoami(kc('kube-controller-manager'), [], m1.ns), 'whoami')).toBe('system:kube-controller-manager');
+    expect(ok(whoami(kc('kube-scheduler'), [], m1.ns), 'whoami')).toBe('system:kube-scheduler');
+    for (const lease of ['kube-controller-manager', 'kube-scheduler']) expect(await leaseHeld(lease, kc('super-admin'), m1.ns, via(m2))).not.toBe('');
+    ok(kubectl(kc('super-admin'), ['create', 'namespace', 'kubepki-production'], undefined, m1.ns), 'create namespace');
+    const published = await waitFor(
+      'kube-root-ca.crt in namespace kubepki-production',
+      () => {
+        const r = kubectl(kc('super-admin'), ['-n', 'kubepki-production', 'get', 'configmap', 'kube-root-ca.crt', '-o', 'jsonpath={.data.ca\\.crt}'], undefined, m1.ns);
+        return r.code === 0 && r.stdout ? r.stdout : undefined;
+      },
+      { timeoutMs: 60_000, alive: procs },
+    );
+    expect(published.trim()).toBe(ca.bundle.trim());
+    expect(published.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+  }, CHECK_TIMEOUT);
+
+  test('two masters: a service-account token made by master 1 is ES256, signed with the EC sa.key, and authenticates at master 2', () => {
+    ok(kubectl(kc('super-admin'), ['-n', 'default', 'create', 'serviceaccount', 'tester-production', ...via(m1)], undefined, m1.ns), 'create serviceaccount');
+    const token = ok(kubectl(kc('super-admin'), ['-n', 'default', 'create', 'token', 'tester-production', ...via(m1)], undefined, m1.ns), 'create token').trim();
+    const [h, p, s] = token.split('.');
+    expect(JSON.parse(Buffer.from(h, 'base64url').toString()).alg).toBe('ES256');
+    expect(verify('sha256', Buffer.from(`${h}.${p}`), { key: createPublicKey(readFileSync(at('sa.pub'))), dsaEncoding: 'ieee-p1363' }, Buffer.from(s, 'base64url'))).toBe(true);
+    const at2 = tokenKubeconfig('token-production', token, { server: `https://${m2.ip}:6443`, 'tls-server-name': ENDPOINT });
+    expect(ok(whoami(at2, [], m1.ns), 'whoami --token at master 2')).toBe('system:serviceaccount:default:tester-production');
+    alive();
+  }, CHECK_TIMEOUT);
+
+  test('break-glass: admin (O=kubeadm:cluster-admins) is forbidden until the super-admin applies rbac/cluster-admins.yaml, then lists namespaces on both masters, never in system:masters', async () => {
+    const groupsOf = (kubeconfig: string) => JSON.parse(ok(kubectl(kubeconfig, ['auth', 'whoami', '-o', 'json'], undefined, m1.ns), 'whoami -o json')).status.userInfo as { username: string; groups: string[] };
+    const admin = groupsOf(kc('admin'));
+    expect(admin.username).toBe('admin');
+    expect(admin.groups).toContain('kubeadm:cluster-admins');
+    expect(admin.groups).not.toContain('system:masters');
+    const superAdmin = groupsOf(kc('super-admin'));
+    expect(superAdmin.username).toBe('kubernetes-super-admin');
+    expect(superAdmin.groups).toContain('system:masters');
+    for (const m of PROD_MASTERS) {
+      const before = kubectl(kc('admin'), ['get', 'namespaces', ...via(m)], undefined, m1.ns);
+      expect(before.code).not.toBe(0);
+      expect(before.stderr).toMatch(/forbidden[\s\S]*User "admin" cannot list resource "namespaces"/i);
+    }
+    ok(kubectl(kc('super-admin'), ['apply', '-f', at('rbac/cluster-admins.yaml')], undefined, m1.ns), 'apply rbac/cluster-admins.yaml as the super-admin');
+    for (const m of PROD_MASTERS) {
+      let last: RunResult | undefined;
+      const names = await waitFor(
+        `admin to list namespaces on ${m.hostname}`,
+        () => {
+          last = kubectl(kc('admin'), ['get', 'namespaces', '-o', 'name', ...via(m)], undefined, m1.ns);
+          return last.code === 0 ? last.stdout.split('\n') : undefined;
+        },
+        { timeoutMs: 30_000, alive: procs, last: () => last?.stderr ?? '' },
+      );
+      expect(names).toEqual(expect.arrayContaining(['namespace/default', 'namespace/kube-system']));
+    }
+    expect(groupsOf(kc('admin')).groups).not.toContain('system:masters');
+    alive();
+  }, CHECK_TIMEOUT);
 });
