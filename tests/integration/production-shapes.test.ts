@@ -4,7 +4,7 @@
 // break-glass super-admin. Each PKI is made once; the tests that change one work on a copy.
 import { execFile } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { kubepki } from '../helpers/cli.js';
@@ -189,6 +189,15 @@ admin: { group: "kubeadm:cluster-admins", superAdmin: true }
     expect(report.problems).toHaveLength(7);
     expect(report.certificates.find((c) => c.name === 'apiserver-cp-2')!.status).not.toBe('ok');
     expect(report.certificates.find((c) => c.name === 'apiserver')!.status).toBe('ok');
+  });
+
+  test("verify reports a master's flag file that names the other master's certificate and address", () => {
+    const copy = copyDir(out);
+    const f = path.join(copy, 'flags/kube-apiserver-cp-2.env');
+    writeFileSync(f, readFileSync(f, 'utf8').replace(/apiserver-cp-2\.(crt|key)/g, 'server.$1').replace('--advertise-address=127.0.0.3', '--advertise-address=127.0.0.1'));
+    const { r, report } = verifyJson(copy, ['--spec', spec]);
+    expectExit(r, 1);
+    expect(report.problems).toEqual([expect.objectContaining({ file: 'flags/kube-apiserver-cp-2.env', code: 'flags-drift' })]);
   });
 
   test("admin's O is its group, and rbac/cluster-admins.yaml binds that group to cluster-admin", () => {
