@@ -102,7 +102,8 @@ const endpoint = z.string().superRefine((v, ctx) => {
   const host = m?.[1] ?? m?.[2];
   const port = Number(m?.[3]);
   if (!m || !(port >= 1 && port <= 65535)) ctx.addIssue({ code: 'custom', message: `${show(v)} is not "host:port" (an IPv6 address in brackets: "[fd00::10]:6443")` });
-  else if (m[1] !== undefined ? ipVersion(host!) !== 6 : ipVersion(host!) === 0 && !isDns1123Subdomain(host!)) ctx.addIssue({ code: 'custom', message: `${show(host)} is neither an IP address nor a valid DNS name` });
+  else if (m[1] !== undefined && ipVersion(host!) !== 6) ctx.addIssue({ code: 'custom', message: `${show(host)} is in brackets, which are for an IPv6 address only${ipVersion(host!) === 4 ? ` (write ${show(`${host}:${m[3]}`)})` : ''}` });
+  else if (m[1] === undefined && ipVersion(host!) === 0 && !isDns1123Subdomain(host!)) ctx.addIssue({ code: 'custom', message: `${show(host)} is neither an IP address nor a valid DNS name` });
 });
 
 
@@ -178,10 +179,11 @@ export const specSchema = z
       .prefault({}),
   })
   .superRefine((s, ctx) => {
-    const dup = (items: string[], path: (i: number) => (string | number)[], what: string) => {
+    /** `first` names where a value was first used (default: its index in the same list) */
+    const dup = (items: string[], path: (i: number) => (string | number)[], what: string, first: (i: number) => string = (i) => `entry ${i}`) => {
       const seen = new Map<string, number>();
       items.forEach((v, i) => {
-        if (seen.has(v)) ctx.addIssue({ code: 'custom', path: path(i), message: `${what} ${show(v)} is already used by entry ${seen.get(v)}` });
+        if (seen.has(v)) ctx.addIssue({ code: 'custom', path: path(i), message: `${what} ${show(v)} is already used by ${first(seen.get(v)!)}` });
         else seen.set(v, i);
       });
     };
@@ -220,8 +222,18 @@ export const specSchema = z
     if (s.admin.superAdmin && s.admin.group === 'system:masters') {
       ctx.addIssue({ code: 'custom', path: ['admin', 'superAdmin'], message: 'the break-glass super-admin is for an admin whose group is not system:masters: set admin.group (e.g. kubeadm:cluster-admins) or leave superAdmin off' });
     }
-    dup([s.master.hostname, ...s.masters.map((m) => m.hostname)], (i) => (i === 0 ? ['master', 'hostname'] : ['masters', i - 1, 'hostname']), 'control-plane host name');
-    dup([s.master.ip, ...s.masters.map((m) => m.ip)].map(safeCanonical), (i) => (i === 0 ? ['master', 'ip'] : ['masters', i - 1, 'ip']), 'control-plane IP');
+    // one list: master, then masters[]; a duplicate names the host it repeats by its path
+    const cpPath = (i: number, k: 'hostname' | 'ip') => (i === 0 ? ['master', k] : ['masters', i - 1, k]);
+    const cpName = (i: number) => (i === 0 ? 'master' : `masters[${i - 1}]`);
+    dup([s.master.hostname, ...s.masters.map((m) => m.hostname)], (i) => cpPath(i, 'hostname'), 'control-plane host name', cpName);
+    dup([s.master.ip, ...s.masters.map((m) => m.ip)].map(safeCanonical), (i) => cpPath(i, 'ip'), 'control-plane IP', cpName);
+    // a master's certificate is apiserver-<hostname>: never the name of another certificate (apiserver-etcd-client, …)
+    s.masters.forEach((m, i) => {
+      const id = apiserverOf(m.hostname).id;
+      if (FIXED_NAMES.includes(id)) {
+        ctx.addIssue({ code: 'custom', path: ['masters', i, 'hostname'], message: `${show(m.hostname)}: its kube-apiserver certificate ${id} would have the name of another kubepki certificate; rename the host` });
+      }
+    });
     if (s.etcd.mode === 'http') {
       for (const k of ['members', 'extraSANs'] as const) {
         if (s.etcd[k].length) ctx.addIssue({ code: 'custom', path: ['etcd', k], message: `is only used with etcd.mode: tls (etcd over plain http has no certificates); set mode: tls or remove it` });
