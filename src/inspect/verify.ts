@@ -79,7 +79,7 @@ async function verifyKey(w: Walk, want: KeyRef, caCrt?: string): Promise<KeyInfo
       w.notes.push({
         file: want.file,
         code: 'ca-key-size',
-        message: `is ${has}; ${setting}, which applies to new keys: kubepki never replaces a CA's key, so this CA keeps signing leaves with ${want.algorithm === 'rsa' ? `${want.bits}-bit keys` : `${asks} keys`}. For a ${want.algorithm === 'rsa' ? `${want.bits}-bit` : asks} CA, move ${want.file} and ${crt} away and run kubepki generate (a new CA: every certificate it signs is re-issued, and everything that trusts ${crt} needs the new one)`,
+        message: `is ${has}; ${setting}, which applies to new keys: kubepki never replaces a CA's key, so this CA keeps signing leaves with ${want.algorithm === 'rsa' ? `${want.bits}-bit keys` : `${asks} keys`}. For ${want.algorithm === 'rsa' ? `a ${want.bits}-bit` : `an ${asks}`} CA, move ${want.file} and ${crt} away and run kubepki generate (a new CA: every certificate it signs is re-issued, and everything that trusts ${crt} needs the new one)`,
       });
     } else w.problems.push(x);
   }
