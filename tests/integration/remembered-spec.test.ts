@@ -42,7 +42,7 @@ describe('a PKI made from a spec file remembers it', () => {
     expect(doc.spec.master).toEqual({ hostname: 'cp-1', ip: '127.0.0.1', securePort: 6443, extraSANs: ['api.example.com', '127.0.0.9'] });
     // resolved: the defaults are filled in
     expect(doc.spec.ca.commonName).toBe('cp-1');
-    expect(doc.spec.certs.keyBits).toBe(2048);
+    expect(doc.spec.certs.keyAlgorithm).toBe('RSA-2048');
     expect(readFileSync(file, 'utf8')).not.toMatch(/PRIVATE KEY|BEGIN/);
     expect(statSync(file).mode & 0o777).toBe(0o644);
   });
@@ -80,6 +80,24 @@ describe('a PKI made from a spec file remembers it', () => {
     expect(r.stdout).toMatch(/nothing to do: the PKI in .* matches the spec remembered in .*\.kubepki\/spec\.json/);
     expect(mtimes(out)).toEqual(before);
     expect(snapshot(out, true)).toEqual(baseSnap);
+  });
+
+  test('a spec.json remembered by an earlier kubepki (certs.keyBits, none of the newer fields) still reads: nothing to do, nothing rewritten', () => {
+    const out = copyDir(base);
+    const file = path.join(out, '.kubepki/spec.json');
+    const doc = JSON.parse(readFileSync(file, 'utf8'));
+    const { keyAlgorithm: _k, ...certs } = doc.spec.certs;
+    const { masters: _m, controlPlaneEndpoint: _c, serviceAccount: _s, admin: _a, ...rest } = doc.spec;
+    const { external: _e, ...ca } = rest.ca;
+    writeFileSync(file, JSON.stringify({ ...doc, spec: { ...rest, ca, certs: { ...certs, keyBits: 2048 } } }, null, 2) + '\n');
+    const before = mtimes(out);
+    const r = kubepki(['generate', '--out', out], { env: noOpenssl() });
+    expectExit(r, 0);
+    expect(r.stdout).toMatch(/nothing to do/);
+    const after = mtimes(out);
+    delete before['.kubepki/spec.json'];
+    delete after['.kubepki/spec.json'];
+    expect(after).toEqual(before);
   });
 
   test('a --spec that differs is drift: generate applies it and lists what changed (text and --json); the new spec is remembered', () => {
