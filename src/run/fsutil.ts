@@ -121,17 +121,22 @@ export function makeDirs(base: string, rel: string, mode: number, inPki = false)
   let cur = base;
   for (const part of path.normalize(rel).split(path.sep).filter((p) => p && p !== '.')) {
     cur = path.join(cur, part);
-    try {
-      mkdirSync(cur, { mode });
-      continue;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const st = lstatSync(cur);
-      if (st.isDirectory()) continue;
-      if (!inPki) throw e;
-      const where = `${path.relative(base, cur)} in ${base}`;
-      throw new EnvError(st.isSymbolicLink() ? `${where} is a symlink; kubepki does not write through symlinks` : `${where} is a file where a folder belongs`);
+    // a look first: most folders exist, and a failed mkdir costs the file system far more
+    let st = lstatSync(cur, { throwIfNoEntry: false });
+    if (!st) {
+      try {
+        mkdirSync(cur, { mode });
+        continue;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        st = lstatSync(cur);
+        if (!st.isDirectory() && !inPki) throw e;
+      }
     }
+    if (st.isDirectory()) continue;
+    if (!inPki) throw Object.assign(new Error(`EEXIST: file already exists, mkdir '${cur}'`), { code: 'EEXIST', errno: -17, syscall: 'mkdir', path: cur });
+    const where = `${path.relative(base, cur)} in ${base}`;
+    throw new EnvError(st.isSymbolicLink() ? `${where} is a symlink; kubepki does not write through symlinks` : `${where} is a file where a folder belongs`);
   }
 }
 
