@@ -76,6 +76,20 @@ function linkOrCopy(src: string, dst: string): void {
   }
 }
 
+/** An input from OUT: a hard link (the file system allocates no inode for it, where a symlink is
+ *  a new inode: ext4 then searches its inode tables past every recently deleted one, which a
+ *  run that makes and removes a staging folder per step keeps filling), or a symlink on a file
+ *  system without hard links. The link is the same file, mode and all; it goes with the stage. */
+function linkOrSymlink(src: string, dst: string): void {
+  try {
+    linkSync(src, dst);
+  } catch (e) {
+    if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+    lstatSync(src);
+    symlinkSync(src, dst);
+  }
+}
+
 /** A step started at the exit of the process that makes some of its inputs, before that step's
  *  outputs are checked and moved into OUT: those inputs are taken from the producer's staging
  *  folder (hard links; a serial is copied), and this step's own outputs are checked and moved in
@@ -86,7 +100,7 @@ export interface Early {
   done: Promise<boolean>;
 }
 
-/** The stage's folders, then every input: a symlink to the file in OUT, except the serial, which
+/** The stage's folders, then every input: a link to the file in OUT, except the serial, which
  *  is copied (openssl rewrites it in place) and may not exist yet; inputs made by an early
  *  start's producer come from its stage. Synchronous, and so is everything up to the spawn: a
  *  follow-up started at its producer's exit links the producer's outputs before the producer
@@ -103,10 +117,7 @@ function makeStage(step: Step, index: number, ctx: RunContext, command: string, 
     try {
       if (isSerial) copyFileSync(src, dst);
       else if (fromProducer) linkOrCopy(src, dst);
-      else {
-        lstatSync(src);
-        symlinkSync(src, dst);
-      }
+      else linkOrSymlink(src, dst);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       if (isSerial) continue; // -CAcreateserial makes it
