@@ -9,7 +9,7 @@ import { flagFiles, flagsFor } from '../../src/catalog/flags.js';
 import { genkeyArgv, keyWant, puboutArgv } from '../../src/catalog/keys.js';
 import { kubeconfigRows } from '../../src/catalog/kubeconfigs.js';
 import { rbacFiles } from '../../src/catalog/rbac.js';
-import { EnvError, SpecError } from '../../src/errors.js';
+import { EnvError } from '../../src/errors.js';
 import { selectForGenerate, selectForRenew, type Selection } from '../../src/inspect/state.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import { renderConfigs } from '../../src/render/cnf.js';
@@ -20,21 +20,14 @@ import { parseSpecText } from '../../src/spec/load.js';
 import type { Spec } from '../../src/spec/schema.js';
 import { fixtureFolder, FIXTURE_NOW } from '../helpers/fixture-folder.js';
 import { cleanupTmp } from '../helpers/tmp.js';
+import { specProblems } from '../helpers/spec.js';
 
 afterAll(cleanupTmp);
 
 const MIN = 'master: { hostname: k8s-master, ip: 192.168.18.3 }\n';
 const spec = (extra: string, base = MIN): Spec => parseSpecText(base + extra, 'test.yaml');
 
-function problems(yaml: string): string[] {
-  try {
-    parseSpecText(yaml, 'test.yaml');
-  } catch (e) {
-    if (e instanceof SpecError) return e.problems;
-    throw e;
-  }
-  throw new Error('spec was accepted');
-}
+const problems = specProblems;
 
 const rowOf = (s: Spec, id: string): CertRow => {
   const r = certRows(s).find((x) => x.id === id);

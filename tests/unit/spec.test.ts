@@ -5,18 +5,11 @@ import { apiserverSans, serviceClusterIp, serviceClusterIps } from '../../src/sp
 import { specChanges, describeChange } from '../../src/spec/remember.js';
 import { specSchema } from '../../src/spec/schema.js';
 import { SpecError } from '../../src/errors.js';
+import { specProblems } from '../helpers/spec.js';
 
 const MIN = 'master: { hostname: k8s-master, ip: 192.168.18.3 }\n';
 
-function problems(yaml: string): string[] {
-  try {
-    parseSpecText(yaml, 'test.yaml');
-  } catch (e) {
-    if (e instanceof SpecError) return e.problems;
-    throw e;
-  }
-  throw new Error('spec was accepted');
-}
+const problems = specProblems;
 
 describe('the embedded default spec', () => {
   const s = defaultSpec();
