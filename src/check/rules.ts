@@ -189,7 +189,7 @@ export function checkSerial(file: string, text: string, cert: CertInfo): Problem
 /** An external CA's ca.crt: one CA certificate, or a bundle of an issuing CA and the CAs above it
  *  (any order). Each must be a CA, valid now, and signed by the certificate of the bundle whose
  *  subject is its issuer, when there is one. */
-export function checkCaBundle(file: string, pem: string, now: Date): { chain?: CertInfo[]; problems: Problem[] } {
+export function checkCaBundle(file: string, pem: string, now: Date, warnDays?: number): { chain?: CertInfo[]; problems: Problem[] } {
   let chain: CertInfo[];
   try {
     chain = readCertificates(pem);
@@ -201,6 +201,7 @@ export function checkCaBundle(file: string, pem: string, now: Date): { chain?: C
     const which = chain.length > 1 ? ` (certificate ${i + 1} of ${chain.length}, ${nameToSubj(c.subject)})` : '';
     if (!c.basicConstraints?.ca) problems.push(p(file, 'not-a-ca', `${which ? which.slice(1) + ' ' : ''}lacks basicConstraints CA:TRUE: only CA certificates belong in ca.crt`));
     if (c.notAfter.getTime() <= now.getTime()) problems.push(p(file, 'expired', `expired on ${c.notAfter.toISOString()}${which}`));
+    else if (warnDays !== undefined && c.notAfter.getTime() - now.getTime() < warnDays * 86_400_000) problems.push(p(file, 'expiring', `${nameToSubj(c.subject)} expires on ${c.notAfter.toISOString()}, within ${warnDays} days`));
     const issuerName = nameToSubj(c.issuer);
     const issuer = chain.find((x) => x !== c && nameToSubj(x.subject) === issuerName);
     if (issuer && !c.x509.verify(issuer.publicKey)) problems.push(p(file, 'not-signed-by-ca', `is not signed by its issuer ${issuerName} in the same bundle${which}`));

@@ -65,17 +65,19 @@ interface RunSummary {
   version?: string;
   jobs: number;
   ms: number;
+  /** what an external CA has to sign */
+  toSign: ReturnType<typeof toSign>;
 }
 
 /** the signings an external CA has to do: the request, where the certificate goes, the command */
 const toSign = (sel: Selection) =>
   (sel.external ?? []).map((s) => ({ name: s.unit, csr: s.reads[0], crt: s.outputs[1].path, command: commandLine(s.argv!) }));
 
-function summarize(base: Omit<RunSummary, 'files' | 'ran'>, outcomes: StepOutcome[], manifestChanged: 'created' | 'replaced' | false): RunSummary {
+function summarize(base: Omit<RunSummary, 'files' | 'ran' | 'toSign'>, outcomes: StepOutcome[], manifestChanged: 'created' | 'replaced' | false): RunSummary {
   const files: RunSummary['files'] = { created: [], replaced: [], unchanged: [] };
   for (const x of outcomes) for (const f of x.step.outputs) if (f.type !== 'serial') files[x.status].push(f.path);
   if (manifestChanged) files[manifestChanged].push(MANIFEST);
-  return { ...base, files, ran: outcomes.filter((x) => x.command).length };
+  return { ...base, files, ran: outcomes.filter((x) => x.command).length, toSign: toSign(base.sel) };
 }
 
 const decided = (r: RunSummary, status: string) => r.sel.decisions.filter((d) => d.status === status);
@@ -93,7 +95,7 @@ function writeJsonSummary(o: Out, r: RunSummary): void {
       created: decided(r, 'create').map((d) => d.unit),
       reissued: decided(r, 'reissue').map((d) => ({ name: d.unit, reasons: d.reasons })),
       unchanged: decided(r, 'keep').map((d) => d.unit),
-      toSign: toSign(r.sel),
+      toSign: r.toSign,
       files: r.files,
       ms: Math.round(r.ms),
     }) + '\n',
@@ -107,7 +109,7 @@ function writeTextSummary(o: Out, r: RunSummary): void {
     o.write(`spec changes against the remembered spec (${path.join(r.shownOut, REMEMBERED)}):\n`);
     for (const ch of r.changes) o.write(`  ${describeChange(ch)}\n`);
   }
-  if (r.ran === 0 && r.files.created.length === 0 && r.files.replaced.length === 0 && !toSign(r.sel).length) {
+  if (r.ran === 0 && r.files.created.length === 0 && r.files.replaced.length === 0 && !r.toSign.length) {
     o.write(`${c.green('nothing to do')}: the PKI in ${r.shownOut} matches ${r.source}; no openssl command was run, no file changed.\n`);
     return;
   }
@@ -125,7 +127,7 @@ function writeTextSummary(o: Out, r: RunSummary): void {
 
 /** What the external CA must sign, and how; the kubeconfigs and flag files follow once it has. */
 function writeToSign(o: Out, r: RunSummary): void {
-  const list = toSign(r.sel);
+  const list = r.toSign;
   if (!list.length) return;
   const c = paint(o);
   o.write(`\n${c.bold(`${list.length} certificate request${list.length > 1 ? 's' : ''} for the external CA`)} (ca.external): sign each with the CA whose certificate is ${r.shownOut}/ca.crt and place the certificate beside its key, e.g. in ${r.shownOut}:\n`);

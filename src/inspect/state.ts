@@ -7,7 +7,7 @@ import { isCert, paths, type CertRow, type KeyPairRow } from '../catalog/certs.j
 import { REKEY_HINT, checkCaBundle, checkCert, checkCsr, checkKey, describeKey, issuerIn, keyWantOf, type Problem } from '../check/rules.js';
 import { checkOf, type KeyRef } from '../check/types.js';
 import { EnvError, UsageError } from '../errors.js';
-import { certSteps, type Plan, type Step } from '../plan/plan.js';
+import { certSteps, stepsByUnit, type Plan, type Step } from '../plan/plan.js';
 import { readIn, readInSync, STATE_DIR } from '../run/fsutil.js';
 import { readPrivateKey, readPublicKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
@@ -226,8 +226,7 @@ const said = (x: Problem) => `${x.file} ${x.message}`;
 
 /** generate: the steps of the plan that this folder still needs. */
 export async function selectForGenerate(plan: Plan, out: string, now: Date): Promise<Selection> {
-  const byUnit = new Map<string, Step[]>();
-  for (const s of plan.steps) byUnit.set(s.unit, [...(byUnit.get(s.unit) ?? []), s]);
+  const byUnit = stepsByUnit(plan.steps);
   const f: Folder = { out, now, cas: new Map() };
   const want = new Set<string>();
   /** steps that run with other checks than the plan's (a CA certificate made from a kept key of another size) */

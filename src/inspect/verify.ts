@@ -7,12 +7,11 @@ import { identityProblems } from '../check/identity.js';
 import { checkOf, type KeyRef } from '../check/types.js';
 import { controlPlaneHosts, flagFiles } from '../catalog/flags.js';
 import { kubeconfigRows } from '../catalog/kubeconfigs.js';
-import type { Plan, Step } from '../plan/plan.js';
+import { stepsByUnit, type Plan, type Step } from '../plan/plan.js';
 import { apiserverUrl } from '../render/kubeconfig.js';
 import { parseFlagFile, renderFlagFile } from '../render/flags.js';
 import { keyName } from '../catalog/keys.js';
 import { checkCaBundle, checkCert, checkKey, checkMode, describeKey, issuerIn, REKEY_HINT, type Problem } from '../check/rules.js';
-import { nameToSubj } from '../x509/der.js';
 import { modeOf, readIn } from '../run/fsutil.js';
 import { onHost, serviceClusterIps } from '../spec/derive.js';
 import { firstServiceIp, parseServiceRanges, canonicalIp, ipVersion } from '../spec/net.js';
@@ -52,6 +51,14 @@ interface Walk {
   /** an external CA's chain, by row id */
   chains: Map<string, CertInfo[]>;
   text: (rel: string) => Promise<string | undefined>;
+}
+
+/** The certificate a leaf is checked against: its CA's, or the one of an external CA's chain
+ *  that signed it. */
+function signerOf(w: Walk, row: CertRow, pem: string): CertInfo | undefined {
+  if (!row.signer) return undefined;
+  const chain = w.chains.get(row.signer);
+  return chain ? issuerIn(chain, pem) : w.certs.get(row.signer);
 }
 
 const missing = (file: string): Problem => ({ file, code: 'missing', message: 'is missing' });
@@ -95,16 +102,11 @@ async function verifyExternalCa(w: Walk, row: CertRow): Promise<CertReport> {
   let first: CertInfo | undefined;
   if (pem === undefined) w.problems.push(missing(crt));
   else {
-    const r = checkCaBundle(crt, pem, w.now);
+    const r = checkCaBundle(crt, pem, w.now, w.warnDays);
     w.problems.push(...r.problems);
     if (r.chain) {
       w.chains.set(row.id, r.chain);
       first = r.chain[0];
-      for (const c of r.chain) {
-        if (c.notAfter.getTime() - w.now.getTime() < w.warnDays * 86_400_000 && c.notAfter.getTime() > w.now.getTime()) {
-          w.problems.push({ file: crt, code: 'expiring', message: `${nameToSubj(c.subject)} expires on ${c.notAfter.toISOString()}, within ${w.warnDays} days` });
-        }
-      }
     }
   }
   return report(w, row, crt, first, pem === undefined, w.problems.slice(before), '(external)');
@@ -134,8 +136,7 @@ async function verifyCertEntry(w: Walk, row: CertRow, steps: Step[]): Promise<Ce
   let info: CertInfo | undefined;
   if (crtText === undefined) w.problems.push(missing(crt));
   else {
-    const chain = row.signer ? w.chains.get(row.signer) : undefined;
-    const signer = chain ? issuerIn(chain, crtText) : row.signer ? w.certs.get(row.signer) : undefined;
+    const signer = signerOf(w, row, crtText);
     if (row.signer && !signer) w.problems.push({ file: crt, code: 'not-signed-by-ca', message: `cannot be checked: its CA ${row.signer} is missing or unreadable` });
     const r = checkCert(crt, crtText, row, key, signer, { now: w.now, warnDays: w.warnDays });
     w.problems.push(...r.problems);
@@ -219,8 +220,7 @@ async function verifyKubeconfigs(w: Walk): Promise<void> {
       if (crt === undefined) w.problems.push({ file: k.path, code: 'kubeconfig-cert', message: 'embeds no client certificate' });
       else {
         if (fileCrt !== undefined && crt !== fileCrt) w.problems.push({ file: k.path, code: 'kubeconfig-cert', message: `embeds a client certificate that differs from ${p.crt}` });
-        const chain = w.chains.get(k.cert.signer!);
-        const r = checkCert(`${k.path} (embedded certificate)`, crt, k.cert, undefined, chain ? issuerIn(chain, crt) : w.certs.get(k.cert.signer!), { now: w.now, warnDays: w.warnDays });
+        const r = checkCert(`${k.path} (embedded certificate)`, crt, k.cert, undefined, signerOf(w, k.cert, crt), { now: w.now, warnDays: w.warnDays });
         w.problems.push(...r.problems);
         const keyPem = dec(user['client-key-data']);
         if (keyPem && r.info) {
@@ -318,8 +318,7 @@ const SA_FLAGS = ['--service-account-key-file', '--service-account-signing-key-f
 
 export async function verifyPki(plan: Plan, out: string, warnDays: number, now = new Date()): Promise<VerifyReport> {
   const w: Walk = { plan, out, now, warnDays, problems: [], notes: [], certs: new Map(), chains: new Map(), text: async (rel) => (await readIn(out, rel))?.toString('utf8') };
-  const byUnit = new Map<string, Step[]>();
-  for (const s of plan.steps) byUnit.set(s.unit, [...(byUnit.get(s.unit) ?? []), s]);
+  const byUnit = stepsByUnit(plan.steps);
   const certificates: CertReport[] = [];
   // certificates first (a leaf is checked against its CA), then the key pairs
   for (const e of plan.rows) certificates.push(await verifyCertEntry(w, e, byUnit.get(e.id) ?? []));

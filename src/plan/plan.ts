@@ -214,6 +214,17 @@ export function buildPlan(spec: Spec): Plan {
   return { spec, rows, entries, steps };
 }
 
+/** The plan's steps of each catalogue entry (or written file), in plan order. */
+export function stepsByUnit(steps: Step[]): Map<string, Step[]> {
+  const m = new Map<string, Step[]>();
+  for (const s of steps) {
+    const list = m.get(s.unit);
+    if (list) list.push(s);
+    else m.set(s.unit, [s]);
+  }
+  return m;
+}
+
 /** Dependencies that keep the plan's meaning when steps run at once: a step waits for the last
  *  writer of everything it reads or writes, and a writer waits for the readers before it.
  *  Linear in the number of steps. Returns, for each step index, the indexes it waits for. */

@@ -130,11 +130,11 @@ export function makeDirs(base: string, rel: string, mode: number, inPki = false)
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         st = lstatSync(cur);
-        if (!st.isDirectory() && !inPki) throw e;
       }
     }
     if (st.isDirectory()) continue;
-    if (!inPki) throw Object.assign(new Error(`EEXIST: file already exists, mkdir '${cur}'`), { code: 'EEXIST', errno: -17, syscall: 'mkdir', path: cur });
+    // elsewhere the caller reads the raw error: the mkdir's own
+    if (!inPki) mkdirSync(cur, { mode });
     const where = `${path.relative(base, cur)} in ${base}`;
     throw new EnvError(st.isSymbolicLink() ? `${where} is a symlink; kubepki does not write through symlinks` : `${where} is a file where a folder belongs`);
   }

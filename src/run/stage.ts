@@ -65,30 +65,24 @@ function promote(step: Step, stage: string, ctx: RunContext): StepStatus {
   return status;
 }
 
-/** A hard link (the producer's file is renamed into OUT meanwhile; the link keeps its bytes), or
- *  a copy on a file system without hard links. */
-function linkOrCopy(src: string, dst: string): void {
+/** A hard link, or `otherwise` on a file system without hard links. An input from OUT is linked
+ *  so because a link allocates no inode, where a symlink is a new one: ext4 then searches its
+ *  inode tables past every recently deleted inode, which a run that makes and removes a staging
+ *  folder per step keeps filling (otherwise: a symlink). An input from a producer's stage is
+ *  linked so that it keeps its bytes while the producer renames the file into OUT (otherwise: a
+ *  copy). The link is the same file, mode and all; it goes with the stage. */
+function linkOr(src: string, dst: string, otherwise: (src: string, dst: string) => void): void {
   try {
     linkSync(src, dst);
   } catch (e) {
     if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
-    copyFileSync(src, dst);
+    otherwise(src, dst);
   }
 }
-
-/** An input from OUT: a hard link (the file system allocates no inode for it, where a symlink is
- *  a new inode: ext4 then searches its inode tables past every recently deleted one, which a
- *  run that makes and removes a staging folder per step keeps filling), or a symlink on a file
- *  system without hard links. The link is the same file, mode and all; it goes with the stage. */
-function linkOrSymlink(src: string, dst: string): void {
-  try {
-    linkSync(src, dst);
-  } catch (e) {
-    if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
-    lstatSync(src);
-    symlinkSync(src, dst);
-  }
-}
+const symlinkTo = (src: string, dst: string) => {
+  lstatSync(src);
+  symlinkSync(src, dst);
+};
 
 /** A step started at the exit of the process that makes some of its inputs, before that step's
  *  outputs are checked and moved into OUT: those inputs are taken from the producer's staging
@@ -116,8 +110,7 @@ function makeStage(step: Step, index: number, ctx: RunContext, command: string, 
     const isSerial = r.endsWith('.srl');
     try {
       if (isSerial) copyFileSync(src, dst);
-      else if (fromProducer) linkOrCopy(src, dst);
-      else linkOrSymlink(src, dst);
+      else linkOr(src, dst, fromProducer ? copyFileSync : symlinkTo);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       if (isSerial) continue; // -CAcreateserial makes it

@@ -1,6 +1,6 @@
 // What a validated spec derives: the service ClusterIP and the apiserver's SAN list. No zod here:
 // the catalogue needs these, and generate with the embedded spec runs without loading zod.
-import { canonicalIp, endpointHost, firstServiceIp, ipVersion, parseServiceRanges } from './net.js';
+import { canonicalIp, endpointHost, firstServiceIp, ipVersion, parseEndpoint, parseServiceRanges } from './net.js';
 import type { Spec } from './schema.js';
 
 /** The ClusterIPs of the `kubernetes` Service: the first address of each service range, the
@@ -36,8 +36,8 @@ export function apiserverSans(spec: Spec, host: { hostname: string; ip: string }
 /** Where clients reach kube-apiserver: the controlPlaneEndpoint when there is one (a load
  *  balancer in front of every master), else the master's address and secure port. */
 export function apiserverUrl(spec: Spec): string {
-  const ep = spec.controlPlaneEndpoint;
-  return ep ? `https://${ep.replace(/^\[([^\]]+)\]/, (_, v6: string) => `[${canonicalIp(v6)}]`)}` : `https://${hostOf(spec.master.ip)}:${spec.master.securePort}`;
+  const ep = parseEndpoint(spec.controlPlaneEndpoint);
+  return ep ? `https://${hostOf(ep.host)}:${ep.port}` : `https://${hostOf(spec.master.ip)}:${spec.master.securePort}`;
 }
 
 export function appendUnique(base: Sans, extras: string[]): Sans {

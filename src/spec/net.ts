@@ -131,8 +131,12 @@ export function parseServiceRanges(s: string): Cidr[] | string {
 /** 4 or 6, the family of a parsed range */
 export const cidrFamily = (r: Cidr): 4 | 6 => (r.bits === 32 ? 4 : 6);
 
-/** The host of a validated controlPlaneEndpoint ("" when none). */
-export function endpointHost(ep: string): string {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(ep);
-  return m ? (m[1] ?? m[2]) : '';
+/** A controlPlaneEndpoint "host:port" taken apart: the host ([…] stripped), whether it was in
+ *  brackets, and the port as written; undefined when it is not of that form. */
+export function parseEndpoint(ep: string): { host: string; bracketed: boolean; port: string } | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(ep);
+  return m ? { host: m[1] ?? m[2], bracketed: m[1] !== undefined, port: m[3] } : undefined;
 }
+
+/** The host of a validated controlPlaneEndpoint ("" when none). */
+export const endpointHost = (ep: string): string => parseEndpoint(ep)?.host ?? '';

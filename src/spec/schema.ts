@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../catalog/keys.js';
 import { apiserverOf, BUILTIN_CLIENTS, etcdMember, FIXED_NAMES, kubeletClient } from '../catalog/names.js';
-import { canonicalIp, cidrFamily, ipVersion, isDns1123Label, isDns1123Subdomain, parseServiceRanges } from './net.js';
+import { canonicalIp, cidrFamily, ipVersion, isDns1123Label, isDns1123Subdomain, parseEndpoint, parseServiceRanges } from './net.js';
 import { impersonation, looksLikeRdn, rbacNameProblems } from './rbac.js';
 
 const show = (v: unknown) => JSON.stringify(v);
@@ -98,14 +98,12 @@ const keyAlgorithm = z.enum(KEY_ALGORITHMS, { error: `must be one of ${KEY_ALGOR
 /** "host:port" of the control plane's load balancer: a DNS name or an IP ([…] for IPv6). */
 const endpoint = z.string().superRefine((v, ctx) => {
   if (v === '') return;
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(v);
-  const host = m?.[1] ?? m?.[2];
-  const port = Number(m?.[3]);
-  if (!m || !(port >= 1 && port <= 65535)) ctx.addIssue({ code: 'custom', message: `${show(v)} is not "host:port" (an IPv6 address in brackets: "[fd00::10]:6443")` });
-  else if (m[1] !== undefined && ipVersion(host!) !== 6) ctx.addIssue({ code: 'custom', message: `${show(host)} is in brackets, which are for an IPv6 address only${ipVersion(host!) === 4 ? ` (write ${show(`${host}:${m[3]}`)})` : ''}` });
-  else if (m[1] === undefined && ipVersion(host!) === 0 && !isDns1123Subdomain(host!)) ctx.addIssue({ code: 'custom', message: `${show(host)} is neither an IP address nor a valid DNS name` });
+  const e = parseEndpoint(v);
+  const port = Number(e?.port);
+  if (!e || !(port >= 1 && port <= 65535)) ctx.addIssue({ code: 'custom', message: `${show(v)} is not "host:port" (an IPv6 address in brackets: "[fd00::10]:6443")` });
+  else if (e.bracketed && ipVersion(e.host) !== 6) ctx.addIssue({ code: 'custom', message: `${show(e.host)} is in brackets, which are for an IPv6 address only${ipVersion(e.host) === 4 ? ` (write ${show(`${e.host}:${e.port}`)})` : ''}` });
+  else if (!e.bracketed && ipVersion(e.host) === 0 && !isDns1123Subdomain(e.host)) ctx.addIssue({ code: 'custom', message: `${show(e.host)} is neither an IP address nor a valid DNS name` });
 });
-
 
 const BUILTIN_IDS = BUILTIN_CLIENTS.map((c) => c.id);
 const KUBELET_PREFIX = kubeletClient('').id;
