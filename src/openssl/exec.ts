@@ -1,11 +1,13 @@
 // The only module that spawns a process: node:child_process, argv array (no shell), stdin
-// ignored, stderr collected. Each openssl leads its own process group (detached), so that a stop
+// ignored, stderr collected (through a file). Each openssl leads its own process group (detached), so that a stop
 // ends whatever a wrapper script started too: SIGTERM to the group, SIGKILL 2 s later.
 //
 // Not execa: what kubepki needs of it (start failures, output collection, exit codes, signals)
 // fits in this function, without its start-up and per-spawn cost while openssl holds the CPUs
 // (docs/performance.md).
 import { spawn as cpSpawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { EnvError } from '../errors.js';
 
 export interface OpensslResult {
@@ -64,16 +66,42 @@ export function opensslBinary(flag?: string): string {
   return flag || process.env.KUBEPKI_OPENSSL || 'openssl';
 }
 
+/** The file a step's openssl writes its stderr to, in the step's staging folder (no output of a
+ *  step has this name). A file, not a pipe: no socket pair, stream and reads per process while
+ *  it runs, and the file is read once, when the process has ended. */
+export const STDERR_FILE = '.openssl-stderr';
+
+/** The environment of every openssl process: kubepki's own, copied once. Given as process.env,
+ *  node would enumerate that object's accessors anew for every process it starts. */
+let childEnv: NodeJS.ProcessEnv | undefined;
+
+const text = (s: string) => s.replace(/\r?\n$/, '');
+
+function readStderr(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** Runs one process. Steps write files with -out and print nothing kubepki reads on stdout:
- *  their stdout is not collected (one pipe less per process); stderr always is. */
+ *  their stdout is not collected (one pipe less per process), and their stderr goes to
+ *  STDERR_FILE in their cwd (the step's staging folder); the preflight collects both through
+ *  pipes. */
 async function spawn(binary: string, argv: string[], cwd: string, signal?: AbortSignal, collectStdout = false): Promise<OpensslResult> {
   const startedAt = performance.now();
   if (signal?.aborted) return { exitCode: -1, stdout: '', stderr: '', failure: 'cancelled', startedAt, exitedAt: startedAt };
+  const stderrFile = collectStdout ? undefined : path.join(cwd, STDERR_FILE);
   let child: ReturnType<typeof cpSpawn>;
+  let fd: number | undefined;
   try {
-    child = cpSpawn(binary, argv, { cwd, stdio: ['ignore', collectStdout ? 'pipe' : 'ignore', 'pipe'], detached: true });
+    if (stderrFile) fd = openSync(stderrFile, 'w', 0o600);
+    child = cpSpawn(binary, argv, { cwd, env: (childEnv ??= { ...process.env }), stdio: ['ignore', collectStdout ? 'pipe' : 'ignore', fd ?? 'pipe'], detached: true });
   } catch (e) {
     return { exitCode: -1, stdout: '', stderr: '', failure: `failed to start: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, startedAt, exitedAt: performance.now() };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   const spawnedAt = performance.now();
   const pid = child.pid;
@@ -102,17 +130,17 @@ async function spawn(binary: string, argv: string[], cwd: string, signal?: Abort
     exitedAt = performance.now();
     if (pid !== undefined) live.delete(pid);
   });
+  const stderr = () => text(stderrFile ? readStderr(stderrFile) : Buffer.concat(err).toString('utf8'));
   try {
     return await new Promise<OpensslResult>((resolve) => {
-      const text = (b: Buffer[]) => Buffer.concat(b).toString('utf8').replace(/\r?\n$/, '');
       child.on('error', (e: NodeJS.ErrnoException) => {
         // could not start (ENOENT, EACCES): node emits 'close' too, with a negative code; the
         // first resolve wins
-        if (child.pid === undefined) resolve({ exitCode: -1, stdout: '', stderr: text(err), failure: e.code === 'ENOENT' ? 'not found' : `failed to start: ${e.code ?? e.message}`, startedAt: spawnedAt, exitedAt: performance.now() });
+        if (child.pid === undefined) resolve({ exitCode: -1, stdout: '', stderr: stderr(), failure: e.code === 'ENOENT' ? 'not found' : `failed to start: ${e.code ?? e.message}`, startedAt: spawnedAt, exitedAt: performance.now() });
       });
       child.on('close', (code, sig) => {
         const failure = cancelled ? 'cancelled' : code === null ? `killed by ${sig}` : undefined;
-        resolve({ exitCode: code ?? -1, stdout: text(out), stderr: text(err), failure, startedAt: spawnedAt, exitedAt: exitedAt || performance.now() });
+        resolve({ exitCode: code ?? -1, stdout: text(Buffer.concat(out).toString('utf8')), stderr: stderr(), failure, startedAt: spawnedAt, exitedAt: exitedAt || performance.now() });
       });
     });
   } finally {

@@ -3,6 +3,7 @@ import type { CertRow } from '../catalog/certs.js';
 import type { CertFacts } from '../x509/inspect.js';
 import type { Openssl, OpensslRunner } from '../openssl/exec.js';
 import type { Step } from '../plan/plan.js';
+import { StagePool } from './stage.js';
 
 export type StepStatus = 'created' | 'replaced' | 'unchanged';
 
@@ -60,6 +61,7 @@ export interface RunContext {
 export interface RunShared {
   ctx: RunContext;
   ready: () => Promise<Openssl | undefined>;
+  stages: StagePool;
 }
 
 export function runShared(ctx: RunContext, needsOpenssl: boolean): RunShared {
@@ -70,5 +72,5 @@ export function runShared(ctx: RunContext, needsOpenssl: boolean): RunShared {
       await ctx.beforeWrite?.();
       return v;
     })());
-  return { ctx, ready };
+  return { ctx, ready, stages: new StagePool(ctx.tmpRoot) };
 }

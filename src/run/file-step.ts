@@ -6,7 +6,7 @@ import { isSystemError, KubepkiError, StepError } from '../errors.js';
 import type { Step } from '../plan/plan.js';
 import { fillKubeconfig, renderKubeconfig, withYaml } from '../render/kubeconfig.js';
 import type { RunShared, StepOutcome, StepStatus, Timing } from './context.js';
-import { describeWriteError, ensureDir, modeOf, readIn, writeAtomic } from './fsutil.js';
+import { describeWriteError, ensureDir, modeOf, readInSync, writeAtomic } from './fsutil.js';
 import { failedChecks, fileReader } from './stage.js';
 
 export async function runFileStep(step: Step, index: number, run: RunShared, timing: Timing): Promise<StepOutcome> {
@@ -24,7 +24,7 @@ export async function runFileStep(step: Step, index: number, run: RunShared, tim
     for (const f of t.embeds.values()) embedded.set(f, read(f));
     text = fillKubeconfig(t, (rel) => embedded.get(rel)!);
   } else text = step.content!;
-  const before = await readIn(ctx.out, o.path);
+  const before = readInSync(ctx.out, o.path);
   let status: StepStatus = 'unchanged';
   if (!before || !before.equals(Buffer.from(text)) || modeOf(ctx.out, o.path) !== o.mode) {
     try {

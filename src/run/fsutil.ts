@@ -1,6 +1,6 @@
 // File-system helpers for a PKI folder: safe reads (no symlinks followed), writes through a
 // temporary name, and the checks on --out itself.
-import { accessSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, promises as fsp, readFileSync, realpathSync, statfsSync } from 'node:fs';
+import { accessSync, closeSync, constants, fchmodSync, fstatSync, fsync, lstatSync, mkdirSync, openSync, promises as fsp, readFileSync, realpathSync, renameSync, statfsSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { EnvError, type KubepkiError } from '../errors.js';
@@ -183,18 +183,20 @@ export function prepareOut(out: string, create: boolean): void {
   }
 }
 
-/** Writes a file durably: data to a temporary name, fsync, chmod, rename over the target. */
+/** Writes a file durably: data to a temporary name, chmod, fsync, rename over the target. Only
+ *  the fsync goes through the thread pool (it waits for the disk); the other calls are quick and
+ *  synchronous (see readInSync). */
 export async function writeAtomic(file: string, data: string | Buffer, mode: number, tmpDir: string): Promise<void> {
   const tmp = path.join(tmpDir, `${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  const fh = await fsp.open(tmp, 'wx', mode);
+  const fd = openSync(tmp, 'wx', mode);
   try {
-    await fh.writeFile(data);
-    await fh.chmod(mode);
-    await fh.sync();
+    writeFileSync(fd, data);
+    fchmodSync(fd, mode);
+    await new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
-  await fsp.rename(tmp, file);
+  renameSync(tmp, file);
 }
 
 export function describeWriteError(e: unknown): string {

@@ -1,13 +1,14 @@
 // An openssl step runs in a private staging folder inside OUT/.kubepki/tmp that holds links to
 // the step's inputs, with the step's own argv and relative paths; its outputs are checked there
 // and only then renamed into place. A run killed at any moment leaves nothing unchecked in OUT
-// (only a staging folder, removed by the next run).
-import { chmodSync, closeSync, copyFileSync, fsyncSync, linkSync, lstatSync, mkdtempSync, openSync, promises as fsp, renameSync, symlinkSync } from 'node:fs';
+// (only staging folders, removed by the next run).
+import { chmodSync, closeSync, copyFileSync, fsync, linkSync, lstatSync, mkdtempSync, openSync, renameSync, symlinkSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { evaluate } from '../check/evaluate.js';
 import { bareForm, type Problem } from '../check/rules.js';
 import { EnvError, InternalError, isSystemError, KubepkiError, StepError } from '../errors.js';
 import type { Step } from '../plan/plan.js';
+import { STDERR_FILE } from '../openssl/exec.js';
 import { commandLine } from '../render/script.js';
 import type { RunContext, RunShared, StepOutcome, StepStatus, Timing } from './context.js';
 import { describeWriteError, ensureDir, explainFullDisk, makeDirs, readInSync, sha256 } from './fsutil.js';
@@ -32,7 +33,28 @@ export function fileReader(out: string, stage?: string, produced: ReadonlySet<st
   };
 }
 
-/** Moves a step's checked outputs from its staging folder into OUT (synchronous: see readInSync). */
+/** A key cannot be made again: its bytes reach the disk before its name does, so that a power
+ *  cut cannot leave an empty key under the real name (certificates can be re-issued). The fsync
+ *  runs in the thread pool while the step's checks run. */
+function syncKeys(step: Step, stage: string): Promise<void> {
+  const keys = step.outputs.filter((o) => o.type === 'key');
+  return Promise.all(
+    keys.map(
+      (o) =>
+        new Promise<void>((resolve, reject) => {
+          const fd = openSync(path.join(stage, o.path), 'r');
+          fsync(fd, (e) => {
+            closeSync(fd);
+            if (e) reject(e);
+            else resolve();
+          });
+        }),
+    ),
+  ).then(() => undefined);
+}
+
+/** Moves a step's checked (and, for keys, synced) outputs from its staging folder into OUT
+ *  (synchronous: see readInSync). */
 function promote(step: Step, stage: string, ctx: RunContext): StepStatus {
   let status: StepStatus = 'created';
   for (const o of step.outputs) {
@@ -50,16 +72,6 @@ function promote(step: Step, stage: string, ctx: RunContext): StepStatus {
       }
     }
     ensureDir(ctx.out, path.dirname(o.path));
-    if (o.type === 'key') {
-      // a key cannot be made again: its bytes reach the disk before its name does, so a power
-      // cut cannot leave an empty key under the real name (certificates can be re-issued)
-      const fd = openSync(path.join(stage, o.path), 'r');
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
     renameSync(path.join(stage, o.path), dest);
   }
   return status;
@@ -94,13 +106,38 @@ export interface Early {
   done: Promise<boolean>;
 }
 
+/** The staging folders of a run, each used by one step at a time and then by the next: a folder
+ *  made and removed per step is an inode allocated and freed, and ext4 searches its inode tables
+ *  past every recently freed inode before it allocates the next, a search that a run over
+ *  thousands of nodes would keep long. A folder goes back once its step has ended and the names
+ *  the step used in it are gone; a folder that cannot be emptied is left for the run's end, which
+ *  removes tmp/ whole. */
+export class StagePool {
+  private free: string[] = [];
+  constructor(private readonly root: string) {}
+
+  take(): string {
+    return this.free.pop() ?? mkdtempSync(path.join(this.root, 'stage-'));
+  }
+
+  give(stage: string, step: Step): void {
+    for (const r of [...step.reads, ...step.outputs.map((o) => o.path)]) {
+      try {
+        unlinkSync(path.join(stage, r));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return;
+      }
+    }
+    this.free.push(stage);
+  }
+}
+
 /** The stage's folders, then every input: a link to the file in OUT, except the serial, which
  *  is copied (openssl rewrites it in place) and may not exist yet; inputs made by an early
  *  start's producer come from its stage. Synchronous, and so is everything up to the spawn: a
  *  follow-up started at its producer's exit links the producer's outputs before the producer
  *  moves them away. */
-function makeStage(step: Step, index: number, ctx: RunContext, command: string, early?: Early): string {
-  const stage = mkdtempSync(path.join(ctx.tmpRoot, `${index}-`));
+function makeStage(step: Step, stage: string, ctx: RunContext, command: string, early?: Early): string {
   const dirs = new Set([...step.reads, ...step.outputs.map((o) => o.path)].map((r) => path.dirname(r)).filter((d) => d !== '.'));
   for (const d of dirs) makeDirs(stage, d, 0o700);
   for (const r of step.reads) {
@@ -148,7 +185,7 @@ export async function runOpensslStep(step: Step, index: number, run: RunShared, 
   const command = commandLine(step.argv!, 'openssl');
   let stage: string | undefined;
   try {
-    stage = makeStage(step, index, ctx, command, early);
+    stage = makeStage(step, run.stages.take(), ctx, command, early);
     const res = await ctx.openssl!.run(step.argv!, stage, signal);
     // nothing of a step is used before the preflight has passed (a missing openssl is reported
     // as that, not as a failed step)
@@ -163,8 +200,12 @@ export async function runOpensslStep(step: Step, index: number, run: RunShared, 
     if (missing) throw missing;
     // an early start checks and moves in nothing before its producer is in OUT
     if (early && !(await early.done)) throw new StepError(`step ${step.id} was stopped`, step.id, command, '');
+    const synced = syncKeys(step, stage);
+    // a failed check does not leave its fsync unobserved
+    synced.catch(() => undefined);
     const r = evaluate(step.checks, { now: ctx.now(), rowsById: ctx.rowsById, read: fileReader(ctx.out, stage, new Set(step.outputs.map((o) => o.path))), bare: bareForm(openssl) });
     if (r.problems.length) throw failedChecks(step, r.problems, command);
+    await synced;
     const status = promote(step, stage, ctx);
     const cert = r.cert && { path: r.cert.path, sha256: sha256(r.cert.bytes), facts: r.cert.facts };
     return { step, index, status, command, checked: r.lines, cert, ms: performance.now() - t0, timing };
@@ -175,8 +216,6 @@ export async function runOpensslStep(step: Step, index: number, run: RunShared, 
     throw new StepError(`step ${step.id} could not complete: ${describeWriteError(e)}`, step.id, command, '');
   } finally {
     end();
-    // removed in the background (a dozen unlinks and rmdirs that the next step need not wait
-    // for); the run removes what is left of tmp/ when it ends, and the next run empties it
-    if (stage) fsp.rm(stage, { recursive: true, force: true }).catch(() => undefined);
+    if (stage) run.stages.give(stage, step);
   }
 }
