@@ -2,7 +2,7 @@
 // the step's inputs, with the step's own argv and relative paths; its outputs are checked there
 // and only then renamed into place. A run killed at any moment leaves nothing unchecked in OUT
 // (only staging folders, removed by the next run).
-import { chmodSync, closeSync, copyFileSync, fsync, linkSync, lstatSync, mkdtempSync, openSync, renameSync, symlinkSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, fsync, linkSync, lstatSync, mkdtempSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { evaluate } from '../check/evaluate.js';
 import { bareForm, type Problem } from '../check/rules.js';
@@ -53,6 +53,18 @@ function syncKeys(step: Step, stage: string): Promise<void> {
   ).then(() => undefined);
 }
 
+/** The serial that a signing's rename is about to replace in OUT stays linked in the stage, as the
+ *  inode of the next copy (placeSerial). */
+function keepSpare(dest: string, spare: string): void {
+  try {
+    linkSync(dest, spare);
+  } catch (e) {
+    // no serial in OUT yet (the first signing), or a file system without hard links: then the
+    // replaced inode is freed, as any rename over a file frees it
+    if (!['ENOENT', 'EEXIST', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+  }
+}
+
 /** Moves a step's checked (and, for keys, synced) outputs from its staging folder into OUT
  *  (synchronous: see readInSync). */
 function promote(step: Step, stage: string, ctx: RunContext): StepStatus {
@@ -72,6 +84,7 @@ function promote(step: Step, stage: string, ctx: RunContext): StepStatus {
       }
     }
     ensureDir(ctx.out, path.dirname(o.path));
+    if (o.type === 'serial') keepSpare(dest, path.join(stage, o.path) + SPARE);
     renameSync(path.join(stage, o.path), dest);
   }
   return status;
@@ -132,6 +145,25 @@ export class StagePool {
   }
 }
 
+/** The name beside a staged serial that keeps the inode the last signing in this stage replaced
+ *  in OUT. */
+const SPARE = '.spare';
+
+/** openssl rewrites a serial in place, so a signing's stage holds a copy of it. The copy goes into
+ *  the inode that the previous signing in the same stage replaced in OUT (kept under SPARE by
+ *  promote), so that a chain of signings neither allocates nor frees an inode: on ext4 without a
+ *  journal, every allocation searches past each inode freed in the last half minute, and hundreds
+ *  of signings, each freeing the serial it replaced, keep that search long for every file any
+ *  step writes. A missing source leaves dst in place for the caller to remove (ENOENT). */
+function placeSerial(src: string, dst: string): void {
+  try {
+    renameSync(dst + SPARE, dst);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  copyFileSync(src, dst); // into dst's own inode when there is one: it truncates and writes
+}
+
 /** The stage's folders, then every input: a link to the file in OUT, except the serial, which
  *  is copied (openssl rewrites it in place) and may not exist yet; inputs made by an early
  *  start's producer come from its stage. Synchronous, and so is everything up to the spawn: a
@@ -146,11 +178,14 @@ function makeStage(step: Step, stage: string, ctx: RunContext, command: string, 
     const dst = path.join(stage, r);
     const isSerial = r.endsWith('.srl');
     try {
-      if (isSerial) copyFileSync(src, dst);
+      if (isSerial) placeSerial(src, dst);
       else linkOr(src, dst, fromProducer ? copyFileSync : symlinkTo);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      if (isSerial) continue; // -CAcreateserial makes it
+      if (isSerial) {
+        rmSync(dst, { force: true }); // -CAcreateserial makes it, from nothing
+        continue;
+      }
       throw new StepError(`step ${step.id} cannot run: its input ${r} is missing`, step.id, command, '');
     }
   }
