@@ -55,7 +55,7 @@ function syncKeys(step: Step, stage: string): Promise<void> {
 
 /** The serial that a signing's rename is about to replace in OUT stays linked in the stage, as the
  *  inode of the next copy (placeSerial). */
-function keepSpare(dest: string, spare: string): void {
+export function keepSpare(dest: string, spare: string): void {
   try {
     linkSync(dest, spare);
   } catch (e) {
@@ -147,7 +147,7 @@ export class StagePool {
 
 /** The name beside a staged serial that keeps the inode the last signing in this stage replaced
  *  in OUT. */
-const SPARE = '.spare';
+export const SPARE = '.spare';
 
 /** openssl rewrites a serial in place, so a signing's stage holds a copy of it. The copy goes into
  *  the inode that the previous signing in the same stage replaced in OUT (kept under SPARE by
@@ -155,7 +155,7 @@ const SPARE = '.spare';
  *  journal, every allocation searches past each inode freed in the last half minute, and hundreds
  *  of signings, each freeing the serial it replaced, keep that search long for every file any
  *  step writes. A missing source leaves dst in place for the caller to remove (ENOENT). */
-function placeSerial(src: string, dst: string): void {
+export function placeSerial(src: string, dst: string): void {
   try {
     renameSync(dst + SPARE, dst);
   } catch (e) {
