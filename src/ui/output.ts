@@ -67,8 +67,9 @@ export function progress(out: Out, json: boolean, total: number, verbose = true)
         clear();
         const head = `[${String(n).padStart(width)}/${tot}]`;
         const what = o.command ? `$ ${o.command}` : `wrote ${o.step.outputs[0].path}`;
-        out.write(`${c.bold(head)} ${what}\n`);
-        for (const l of o.checked) out.write(`${' '.repeat(head.length)} ${c.green('✓')} ${l}\n`);
+        // one write per step: to a file or a pipe, each write is a system call
+        const pad = ' '.repeat(head.length);
+        out.write(`${c.bold(head)} ${what}\n` + o.checked.map((l) => `${pad} ${c.green('✓')} ${l}\n`).join(''));
       }
       status();
     },
