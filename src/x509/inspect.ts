@@ -6,6 +6,7 @@ import {
   children,
   content,
   decodeBasicConstraints,
+  derToPem,
   decodeExtKeyUsage,
   decodeKeyUsage,
   decodeSans,
@@ -214,8 +215,33 @@ export function spkiOf(pub: KeyObject): Buffer {
   return pub.export({ format: 'der', type: 'spki' }) as Buffer;
 }
 
+const PKCS8_V0 = Buffer.from([0x02, 0x01, 0x00]);
+
+/** An RSA key in the text OpenSSL writes (genrsa, genpkey, req -newkey): one PEM block of a PKCS#8
+ *  PrivateKeyInfo, version 0, rsaEncryption with NULL parameters, no attributes. The text and the
+ *  envelope must be exactly that, byte for byte; the RSAPrivateKey inside is parsed by OpenSSL's
+ *  PKCS#1 reader, which makes the same key of the same bytes that createPrivateKey makes of the
+ *  PEM in a third of the time (OpenSSL 3 tries its decoders of every format and key type on a
+ *  PEM: ~0.33 ms an RSA key, against ~0.11 ms). Undefined for any other text, or when OpenSSL
+ *  does not read the key: createPrivateKey then reads the whole text and gives its own verdict. */
+function opensslRsaKey(pem: string): KeyObject | undefined {
+  if (!pem.startsWith('-----BEGIN PRIVATE KEY-----\n')) return undefined;
+  try {
+    const der = pemToDer(pem, 'PRIVATE KEY');
+    if (derToPem(der, 'PRIVATE KEY') !== pem) return undefined;
+    const f = children(readTlv(der));
+    if (f.length !== 3 || f[2].tag !== 0x04) return undefined;
+    const rsa = content(f[2]);
+    const inner = readTlv(rsa);
+    if (inner.tag !== 0x30 || inner.end !== rsa.length || !tlv(0x30, PKCS8_V0, RSA_ALG, tlv(0x04, rsa)).equals(der)) return undefined;
+    return createPrivateKey({ key: rsa, format: 'der', type: 'pkcs1' });
+  } catch {
+    return undefined;
+  }
+}
+
 export function readPrivateKey(pem: string): KeyInfo {
-  const key = createPrivateKey(pem);
+  const key = opensslRsaKey(pem) ?? createPrivateKey(pem);
   const publicKey = createPublicKey(key);
   return {
     key,

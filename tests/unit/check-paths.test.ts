@@ -1,12 +1,13 @@
-// The shortcuts of the checks give the verdicts of node's own parse of the same bytes: the SPKI
-// bytes built from a key, a request of the key's own SPKI checked with the key's public half.
+// The shortcuts of the checks give the verdicts of node's own parse of the same bytes: an RSA key
+// read by OpenSSL's PKCS#1 reader inside its PKCS#8 envelope, the SPKI bytes built from a key, a
+// request of the key's own SPKI checked with the key's public half.
 // Keys are made in-process (node writes PKCS#8 PEM with OpenSSL's writer, as openssl does); nothing
 // is spawned and nothing is timed.
-import { createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { certRows } from '../../src/catalog/certs.js';
-import { checkCsr } from '../../src/check/rules.js';
+import { checkCsr, checkKey } from '../../src/check/rules.js';
 import { defaultSpec } from '../../src/spec/load.js';
 import { derToPem, pemToDer, tlv } from '../../src/x509/der.js';
 import { readCsr, readPrivateKey, spkiOf } from '../../src/x509/inspect.js';
@@ -16,6 +17,23 @@ const f = (name: string) => readFileSync(path.join(FIXTURES, 'x509', name), 'utf
 const pkcs8 = (k: KeyObject) => k.export({ format: 'pem', type: 'pkcs8' }) as string;
 const rsa = (bits: number) => generateKeyPairSync('rsa', { modulusLength: bits }).privateKey;
 const ec = (namedCurve: string) => generateKeyPairSync('ec', { namedCurve }).privateKey;
+
+/** what node makes of the text on its own: the key, or that it throws */
+function nodeVerdict(pem: string): KeyObject | 'throws' {
+  try {
+    return createPrivateKey(pem);
+  } catch {
+    return 'throws';
+  }
+}
+function ourVerdict(pem: string): KeyObject | 'throws' {
+  try {
+    return readPrivateKey(pem).key;
+  } catch {
+    return 'throws';
+  }
+}
+const same = (a: KeyObject | 'throws', b: KeyObject | 'throws') => (a === 'throws' || b === 'throws' ? a === b : a.equals(b));
 
 describe('DER writer', () => {
   test('shortest length forms', () => {
@@ -51,6 +69,65 @@ describe('SPKI built from a key', () => {
       const pub = createPublicKey(k);
       expect(spkiOf(pub).toString('hex')).toBe((pub.export({ format: 'der', type: 'spki' }) as Buffer).toString('hex'));
     }
+  });
+});
+
+describe('private keys', () => {
+  test('an RSA key as OpenSSL writes it: the same key, type and size as node reads from the PEM', () => {
+    for (const pem of [f('test-only-ca.key'), f('test-only-leaf.key'), pkcs8(rsa(1024))]) {
+      const k = readPrivateKey(pem);
+      const n = createPrivateKey(pem);
+      expect(k.key.equals(n)).toBe(true);
+      expect([k.type, k.bits]).toEqual([n.asymmetricKeyType, n.asymmetricKeyDetails?.modulusLength]);
+      expect(k.publicKey.equals(createPublicKey(n))).toBe(true);
+      expect(k.spki.equals(createPublicKey(n).export({ format: 'der', type: 'spki' }) as Buffer)).toBe(true);
+    }
+  });
+
+  test('any other text or envelope gets node’s verdict on the whole text', () => {
+    const pem = f('test-only-leaf.key');
+    const der = pemToDer(pem, 'PRIVATE KEY');
+    const inner = der.subarray(26); // 30 82 LL LL | 02 01 00 | 30 0d (rsaEncryption, NULL) | 04 82 LL LL
+    expect(der.subarray(4, 26).toString('hex')).toBe('020100300d06092a864886f70d0101010500048204a8');
+    const wrap = (version: Buffer, alg: Buffer, key: Buffer, extra: Buffer[] = []) => derToPem(tlv(0x30, version, alg, tlv(0x04, key), ...extra), 'PRIVATE KEY');
+    const v0 = Buffer.from('020100', 'hex');
+    const alg = der.subarray(7, 22);
+    const flip = (b: Buffer, at: number) => {
+      const c = Buffer.from(b);
+      c[at] ^= 0x01;
+      return c;
+    };
+    const texts = [
+      pem,
+      pem.replace(/\n/g, '\r\n'),
+      `a comment\n${pem}`,
+      `${pem}trailing text\n`,
+      pem.replace(/(.{64})\n(.{64})\n/, '$1$2\n'),
+      createPrivateKey(pem).export({ format: 'pem', type: 'pkcs1' }) as string,
+      pkcs8(ec('P-256')),
+      pkcs8(generateKeyPairSync('ed25519').privateKey),
+      'garbage',
+      '-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n',
+      wrap(Buffer.from('020101', 'hex'), alg, inner),
+      wrap(v0, tlv(0x30, tlv(0x06, Buffer.from('2a864886f70d01010a', 'hex'))), inner), // RSA-PSS OID
+      wrap(v0, tlv(0x30, alg.subarray(2, 13)), inner), // rsaEncryption without the NULL
+      wrap(v0, alg, inner, [tlv(0xa0, Buffer.alloc(0))]), // with (empty) attributes
+      wrap(v0, alg, Buffer.concat([inner, Buffer.from('0500', 'hex')])), // bytes after the RSAPrivateKey
+      wrap(v0, alg, inner.subarray(0, inner.length - 1)), // truncated RSAPrivateKey
+      wrap(v0, alg, flip(inner, 6)), // the RSAPrivateKey's version
+      wrap(v0, alg, flip(inner, 0)), // not a SEQUENCE
+      wrap(v0, alg, flip(inner, 4)), // an INTEGER's tag
+      derToPem(Buffer.concat([der, Buffer.from('0500', 'hex')]), 'PRIVATE KEY'), // bytes after the PKCS#8
+      derToPem(flip(der, 1), 'PRIVATE KEY'), // the outer length
+    ];
+    for (const t of texts) expect([t, same(ourVerdict(t), nodeVerdict(t))]).toEqual([t, true]);
+  });
+
+  test('checkKey: the same problems on both paths', () => {
+    expect(checkKey('k', f('test-only-leaf.key'), { algorithm: 'rsa', bits: 2048 }).problems).toEqual([]);
+    expect(checkKey('k', f('test-only-leaf.key').replace(/\n/g, '\r\n'), { algorithm: 'rsa', bits: 2048 }).problems).toEqual([]);
+    expect(checkKey('k', pkcs8(rsa(1024)), { algorithm: 'rsa', bits: 2048 }).problems.map((p) => p.message)).toEqual(['is RSA 1024; the spec asks for 2048 bits (renew --rekey makes a new key)']);
+    expect(checkKey('k', pkcs8(ec('P-256')), { algorithm: 'rsa', bits: 2048 }).problems.map((p) => p.code)).toEqual(['key-type']);
   });
 });
 
