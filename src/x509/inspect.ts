@@ -35,8 +35,8 @@ export interface CertInfo {
   keyUsage: string[] | null;
   extKeyUsage: string[] | null;
   sans: { dns: string[]; ip: string[]; other: string[] } | null;
-  publicKey: KeyObject;
-  fingerprint: string;
+  /** read from the certificate when first asked for (a leaf's is not: its signer's is) */
+  readonly publicKey: KeyObject;
 }
 
 /** A subject or issuer as openssl prints it with -nameopt compat: /CN=a/O=b */
@@ -117,8 +117,9 @@ export function readCertificate(pem: string): CertInfo {
     notAfter: new Date(x509.validTo),
     extensions: exts,
     ...decodeExts(exts),
-    publicKey: x509.publicKey,
-    fingerprint: x509.fingerprint256,
+    get publicKey() {
+      return x509.publicKey;
+    },
   };
 }
 

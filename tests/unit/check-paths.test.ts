@@ -1,16 +1,17 @@
 // The shortcuts of the checks give the verdicts of node's own parse of the same bytes: an RSA key
 // read by OpenSSL's PKCS#1 reader inside its PKCS#8 envelope, the SPKI bytes built from a key, a
-// request of the key's own SPKI checked with the key's public half.
+// request of the key's own SPKI checked with the key's public half, sa.pub matched by its text.
 // Keys are made in-process (node writes PKCS#8 PEM with OpenSSL's writer, as openssl does); nothing
 // is spawned and nothing is timed.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { certRows } from '../../src/catalog/certs.js';
+import { evaluate } from '../../src/check/evaluate.js';
 import { checkCsr, checkKey } from '../../src/check/rules.js';
 import { defaultSpec } from '../../src/spec/load.js';
 import { derToPem, pemToDer, tlv } from '../../src/x509/der.js';
-import { readCsr, readPrivateKey, spkiOf } from '../../src/x509/inspect.js';
+import { readCertificate, readCsr, readPrivateKey, spkiOf } from '../../src/x509/inspect.js';
 import { FIXTURES } from '../helpers/cli.js';
 
 const f = (name: string) => readFileSync(path.join(FIXTURES, 'x509', name), 'utf8');
@@ -186,4 +187,33 @@ describe('requests', () => {
     expect(checkCsr('admin.csr', pem, row, leaf).map((p) => p.code)).toEqual(['unparsable']);
     expect(checkCsr('admin.csr', pem, row).map((p) => p.code)).toEqual(['unparsable']);
   });
+});
+
+describe('public-of (sa.pub)', () => {
+  const key = f('test-only-leaf.key');
+  const check = [{ kind: 'public-of' as const, file: 'sa.pub', key: 'sa.key' }];
+  const run = (pub: string, priv = key) => {
+    const files = new Map([
+      ['sa.key', Buffer.from(priv)],
+      ['sa.pub', Buffer.from(pub)],
+    ]);
+    return evaluate(check, { now: new Date(), rowsById: new Map(), read: (rel) => files.get(rel)! }).problems.map((p) => p.code);
+  };
+  const pub = createPublicKey(key);
+
+  test('the public half as `pkey -pubout` writes it, or in another encoding of the same key', () => {
+    expect(run(pub.export({ format: 'pem', type: 'spki' }) as string)).toEqual([]);
+    expect(run(pub.export({ format: 'pem', type: 'pkcs1' }) as string)).toEqual([]);
+    expect(run((pub.export({ format: 'pem', type: 'spki' }) as string).replace(/\n/g, '\r\n'))).toEqual([]);
+  });
+
+  test('the public half of another key does not match', () => {
+    expect(run(createPublicKey(f('test-only-ca.key')).export({ format: 'pem', type: 'spki' }) as string)).toEqual(['key-mismatch']);
+  });
+});
+
+test('a certificate’s public key is the one node reads from it', () => {
+  const c = readCertificate(f('ca.crt'));
+  expect(c.publicKey.equals(c.x509.publicKey)).toBe(true);
+  expect(c.x509.verify(c.publicKey)).toBe(true);
 });
