@@ -1,6 +1,7 @@
 // Evaluates a step's checks on the files it just wrote (the runner) and returns what each check
 // verified, one human line per output, or the problems of the first check that fails.
 import type { CertRow } from '../catalog/certs.js';
+import { derToPem } from '../x509/der.js';
 import { certFacts, readCertificate, readPrivateKey, readPublicKey, subjectText, type CertFacts, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 import { checkCert, checkCsr, checkKey, checkSerial, describeKey, type BareForm, type Problem } from './rules.js';
 import type { Check, KeyRef } from './types.js';
@@ -106,7 +107,11 @@ export function evaluate(checks: readonly Check[], env: CheckEnv): Evaluation {
         break;
       }
       case 'public-of': {
-        if (readPublicKey(text(c.file)) !== readPrivateKey(text(c.key)).publicId) {
+        // `pkey -pubout` writes the PEM of the key's SPKI: that exact text is the key's public
+        // half; any other text is parsed and compared by its public key
+        const k = readPrivateKey(text(c.key));
+        const pub = text(c.file);
+        if (pub !== derToPem(k.spki, 'PUBLIC KEY') && readPublicKey(pub) !== k.publicId) {
           return { lines, problems: [{ file: c.file, code: 'key-mismatch', message: `is not the public half of ${c.key}` }] };
         }
         lines.push(`${c.file}: public half of ${c.key}`);

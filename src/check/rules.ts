@@ -54,7 +54,7 @@ export function checkMode(file: string, mode: number, secret: boolean): Problem[
 export function checkCsr(file: string, pem: string, row: CertRow, key?: KeyInfo): Problem[] {
   let csr;
   try {
-    csr = readCsr(pem);
+    csr = readCsr(pem, key);
   } catch {
     return [p(file, 'unparsable', 'is not a readable certificate request')];
   }
@@ -63,7 +63,7 @@ export function checkCsr(file: string, pem: string, row: CertRow, key?: KeyInfo)
   const want = subjOf(row);
   const got = nameToSubj(csr.subject);
   if (got !== want) problems.push(p(file, 'identity', `has subject ${got}; expected ${want}`));
-  if (key && publicId(csr.publicKey) !== key.publicId) problems.push(p(file, 'key-mismatch', 'was not made from its private key'));
+  if (key && csr.publicKey !== key.publicKey && publicId(csr.publicKey) !== key.publicId) problems.push(p(file, 'key-mismatch', 'was not made from its private key'));
   if (row.ext?.forCsr && row.sans) {
     const s = csr.sans ?? { dns: [], ip: [] };
     if (s.dns.join() !== row.sans.dns.join() || s.ip.join() !== row.sans.ip.join()) {

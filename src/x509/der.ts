@@ -1,5 +1,6 @@
 // A minimal DER reader: just enough of X.509 and PKCS#10 to check what node:crypto does not expose
-// (the exact RDN sequence of a name, X.509 version, extension criticality, key usage bits, CSRs).
+// (the exact RDN sequence of a name, X.509 version, extension criticality, key usage bits, CSRs),
+// and a DER writer for the few fixed envelopes the checks compare bytes with.
 // Pure; no I/O, no processes.
 import { bigIntToIp } from '../spec/net.js';
 
@@ -43,6 +44,15 @@ export function children(t: Tlv): Tlv[] {
     at = c.end;
   }
   return out;
+}
+
+/** One DER element: the tag, the length in its shortest form, the content. */
+export function tlv(tag: number, ...parts: Buffer[]): Buffer {
+  const body = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  const n = body.length;
+  if (n >= 0x1000000) throw new DerError('DER element too long to write');
+  const len = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : n < 0x10000 ? [0x82, n >> 8, n & 0xff] : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
+  return Buffer.concat([Buffer.from([tag, ...len]), body]);
 }
 
 export const content = (t: Tlv): Buffer => t.buf.subarray(t.body, t.end);
@@ -203,6 +213,14 @@ export function decodeSans(value: Buffer): { dns: string[]; ip: string[]; other:
 function ipBytesToText(b: Buffer): string {
   if (b.length === 4 || b.length === 16) return bigIntToIp(BigInt('0x' + b.toString('hex')), b.length === 4 ? 32 : 128);
   return `<${b.length}-byte address>`;
+}
+
+/** DER as PEM the way OpenSSL writes it: base64 in lines of 64, every line ending in \n. */
+export function derToPem(der: Buffer, label: string): string {
+  const b64 = der.toString('base64');
+  let body = '';
+  for (let i = 0; i < b64.length; i += 64) body += b64.slice(i, i + 64) + '\n';
+  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
 }
 
 export function pemToDer(pem: string, label: string): Buffer {
