@@ -6,8 +6,14 @@
 // Line 2 of dist/cli.js, added by scripts/build.mjs, makes the file a sh launcher as well: the
 // installed command starts node without NODE_EXTRA_CA_CERTS (see there why).
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { jsonAsked, readArgv, toInvocation } from './cli-args.js';
 import type { ErrorReport } from './errors.js';
+
+// kubepki's JavaScript runs briefly between openssl processes: V8's optimizing compiler (TurboFan)
+// would spend more CPU compiling it, on threads beside the openssl processes, than the compiled
+// code saves. Baseline code (Sparkplug) is the highest tier; set before any command is loaded.
+setFlagsFromString('--max-opt=1');
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
