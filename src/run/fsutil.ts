@@ -192,12 +192,15 @@ export async function writeAtomic(file: string, data: string | Buffer, mode: num
   try {
     writeFileSync(fd, data);
     fchmodSync(fd, mode);
-    await new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
+    await fsyncInPool(fd);
   } finally {
     closeSync(fd);
   }
   renameSync(tmp, file);
 }
+
+/** fsync through the thread pool: it waits for the disk, which the main thread need not. */
+export const fsyncInPool = (fd: number): Promise<void> => new Promise((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
 
 export function describeWriteError(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;

@@ -2,7 +2,13 @@
 // the step's inputs, with the step's own argv and relative paths; its outputs are checked there
 // and only then renamed into place. A run killed at any moment leaves nothing unchecked in OUT
 // (only staging folders, removed by the next run).
-import { chmodSync, closeSync, copyFileSync, fsync, linkSync, lstatSync, mkdtempSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+//
+// The folders and files of staging allocate as few inodes as they can, and free as few: on ext4
+// without a journal, every allocation searches past each inode freed in the last half minute (one
+// buffer-cache lookup each), so a run that made and removed a folder per step, or freed the
+// serial each signing replaced, made every file any step writes search past hundreds of them.
+// Hence the pool of folders (StagePool), hard links for inputs, and the serial's spare.
+import { chmodSync, closeSync, copyFileSync, linkSync, lstatSync, mkdtempSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { evaluate } from '../check/evaluate.js';
 import { bareForm, type Problem } from '../check/rules.js';
@@ -11,7 +17,7 @@ import type { Step } from '../plan/plan.js';
 import { STDERR_FILE } from '../openssl/exec.js';
 import { commandLine } from '../render/script.js';
 import type { RunContext, RunShared, StepOutcome, StepStatus, Timing } from './context.js';
-import { describeWriteError, ensureDir, explainFullDisk, makeDirs, readInSync, sha256 } from './fsutil.js';
+import { describeWriteError, ensureDir, explainFullDisk, fsyncInPool, makeDirs, readInSync, sha256 } from './fsutil.js';
 
 export function failedChecks(step: Step, problems: Problem[], command?: string): StepError {
   return new StepError(
@@ -36,21 +42,16 @@ export function fileReader(out: string, stage?: string, produced: ReadonlySet<st
 /** A key cannot be made again: its bytes reach the disk before its name does, so that a power
  *  cut cannot leave an empty key under the real name (certificates can be re-issued). The fsync
  *  runs in the thread pool while the step's checks run. */
-function syncKeys(step: Step, stage: string): Promise<void> {
-  const keys = step.outputs.filter((o) => o.type === 'key');
-  return Promise.all(
-    keys.map(
-      (o) =>
-        new Promise<void>((resolve, reject) => {
-          const fd = openSync(path.join(stage, o.path), 'r');
-          fsync(fd, (e) => {
-            closeSync(fd);
-            if (e) reject(e);
-            else resolve();
-          });
-        }),
-    ),
-  ).then(() => undefined);
+async function syncKeys(step: Step, stage: string): Promise<void> {
+  for (const o of step.outputs) {
+    if (o.type !== 'key') continue;
+    const fd = openSync(path.join(stage, o.path), 'r');
+    try {
+      await fsyncInPool(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
 
 /** The serial that a signing's rename is about to replace in OUT stays linked in the stage, as the
@@ -59,9 +60,10 @@ export function keepSpare(dest: string, spare: string): void {
   try {
     linkSync(dest, spare);
   } catch (e) {
-    // no serial in OUT yet (the first signing), or a file system without hard links: then the
-    // replaced inode is freed, as any rename over a file frees it
-    if (!['ENOENT', 'EEXIST', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+    // no serial in OUT yet (the first signing), a spare left by a failed step, or a file system
+    // without hard links: then the replaced inode is freed, as any rename over a file frees it
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (code !== 'ENOENT' && code !== 'EEXIST' && !NO_HARD_LINKS.includes(code)) throw e;
   }
 }
 
@@ -90,17 +92,18 @@ function promote(step: Step, stage: string, ctx: RunContext): StepStatus {
   return status;
 }
 
+/** What link() answers on a file system without hard links (or across two). */
+const NO_HARD_LINKS = ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK'];
+
 /** A hard link, or `otherwise` on a file system without hard links. An input from OUT is linked
- *  so because a link allocates no inode, where a symlink is a new one: ext4 then searches its
- *  inode tables past every recently deleted inode, which a run that makes and removes a staging
- *  folder per step keeps filling (otherwise: a symlink). An input from a producer's stage is
- *  linked so that it keeps its bytes while the producer renames the file into OUT (otherwise: a
- *  copy). The link is the same file, mode and all; it goes with the stage. */
+ *  so because a link allocates no inode, where a symlink is a new one (otherwise: a symlink). An
+ *  input from a producer's stage is linked so that it keeps its bytes while the producer renames
+ *  the file into OUT (otherwise: a copy). The link is the same file, mode and all. */
 function linkOr(src: string, dst: string, otherwise: (src: string, dst: string) => void): void {
   try {
     linkSync(src, dst);
   } catch (e) {
-    if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+    if (!NO_HARD_LINKS.includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
     otherwise(src, dst);
   }
 }
@@ -119,12 +122,10 @@ export interface Early {
   done: Promise<boolean>;
 }
 
-/** The staging folders of a run, each used by one step at a time and then by the next: a folder
- *  made and removed per step is an inode allocated and freed, and ext4 searches its inode tables
- *  past every recently freed inode before it allocates the next, a search that a run over
- *  thousands of nodes would keep long. A folder goes back once its step has ended and the names
- *  the step used in it are gone; a folder that cannot be emptied is left for the run's end, which
- *  removes tmp/ whole. */
+/** The staging folders of a run, each used by one step at a time and then by the next (see the
+ *  head of this file). A folder goes back once its step has ended and the names the step used in
+ *  it are gone; a folder that cannot be emptied is left for the run's end, which removes tmp/
+ *  whole. */
 export class StagePool {
   private free: string[] = [];
   constructor(private readonly root: string) {}
@@ -151,17 +152,20 @@ export const SPARE = '.spare';
 
 /** openssl rewrites a serial in place, so a signing's stage holds a copy of it. The copy goes into
  *  the inode that the previous signing in the same stage replaced in OUT (kept under SPARE by
- *  promote), so that a chain of signings neither allocates nor frees an inode: on ext4 without a
- *  journal, every allocation searches past each inode freed in the last half minute, and hundreds
- *  of signings, each freeing the serial it replaced, keep that search long for every file any
- *  step writes. A missing source leaves dst in place for the caller to remove (ENOENT). */
+ *  promote), so that a chain of signings neither allocates nor frees an inode. Without a serial
+ *  in OUT yet, dst is removed (-CAcreateserial makes it, from nothing) and the ENOENT thrown. */
 export function placeSerial(src: string, dst: string): void {
   try {
     renameSync(dst + SPARE, dst);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  copyFileSync(src, dst); // into dst's own inode when there is one: it truncates and writes
+  try {
+    copyFileSync(src, dst); // into dst's own inode when there is one: it truncates and writes
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') rmSync(dst, { force: true });
+    throw e;
+  }
 }
 
 /** The stage's folders, then every input: a link to the file in OUT, except the serial, which
@@ -182,10 +186,7 @@ function makeStage(step: Step, stage: string, ctx: RunContext, command: string, 
       else linkOr(src, dst, fromProducer ? copyFileSync : symlinkTo);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      if (isSerial) {
-        rmSync(dst, { force: true }); // -CAcreateserial makes it, from nothing
-        continue;
-      }
+      if (isSerial) continue; // -CAcreateserial makes it
       throw new StepError(`step ${step.id} cannot run: its input ${r} is missing`, step.id, command, '');
     }
   }
