@@ -6,7 +6,7 @@ import { MANIFEST } from '../catalog/names.js';
 import { paths } from '../catalog/certs.js';
 import { describeChange, REMEMBERED, rememberSpec, resolveSpec, type ResolvedSpec } from '../spec/remember.js';
 import { buildPlan, type Plan } from '../plan/plan.js';
-import { opensslBinary, opensslRunner } from '../openssl/exec.js';
+import { launcherCpuMs, opensslBinary, opensslRunner } from '../openssl/exec.js';
 import { acquireLock } from '../run/lock.js';
 import { prepareOut, STATE_DIR } from '../run/fsutil.js';
 import { runSteps, type StepOutcome, type StepStatus } from '../run/runner.js';
@@ -41,7 +41,7 @@ async function writeTrace(file: string, r: { jobs: number; t0: number; ranAt: nu
     done: ms(o.timing.done),
   }));
   const u = process.resourceUsage();
-  const trace = { jobs: r.jobs, runStart: ms(r.t0), runEnd: ms(r.ranAt), end: ms(performance.now()), maxRSSKiB: u.maxRSS, cpuAtRunStartMs: Math.round(r.cpu0), cpuAtRunEndMs: Math.round(r.cpuRan), cpuMs: Math.round((u.userCPUTime + u.systemCPUTime) / 1000), steps };
+  const trace = { jobs: r.jobs, runStart: ms(r.t0), runEnd: ms(r.ranAt), end: ms(performance.now()), maxRSSKiB: u.maxRSS, cpuAtRunStartMs: Math.round(r.cpu0), cpuAtRunEndMs: Math.round(r.cpuRan), cpuMs: Math.round((u.userCPUTime + u.systemCPUTime) / 1000 + launcherCpuMs()), launcherCpuMs: Math.round(launcherCpuMs()), steps };
   await fsp.writeFile(file, JSON.stringify(trace) + '\n');
 }
 

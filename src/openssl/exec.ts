@@ -1,12 +1,22 @@
-// The only module that spawns a process: node:child_process, argv array (no shell), stdin
-// ignored, stderr collected (through a file). Each openssl leads its own process group (detached), so that a stop
-// ends whatever a wrapper script started too: SIGTERM to the group, SIGKILL 2 s later.
+// The only module that starts processes. A step's openssl is started by a launcher: a long-lived
+// /bin/sh per job slot, which reads one command line at a time on its stdin, runs it in the
+// foreground and prints its exit status. node's own spawn forks the whole node process (~75 MiB
+// resident on 200 kubelets) and waits for the child's exec while both CPUs run openssl; a shell
+// forks a process of ~1 MiB, and node only writes a line and reads one. Every word of the command
+// line is single-quoted (shellWord): the shell expands nothing, so openssl gets exactly the argv
+// the plan holds, in the step's folder, with kubepki's environment (PWD names that folder, as cd
+// sets it), stdin and stdout /dev/null and stderr a file in that folder. Each launcher leads its
+// own process group (detached), so that a stop ends whatever a wrapper script started too:
+// SIGTERM to the group, SIGKILL 2 s later; a cancelled launcher is not used again. Where no
+// /bin/sh can be started, and for the preflight, node spawns directly (argv array, no shell).
+// KUBEPKI_LAUNCH=node makes every process a direct spawn (for comparisons; not part of the CLI).
 //
 // Not execa: what kubepki needs of it (start failures, output collection, exit codes, signals)
-// fits in this function, without its start-up and per-spawn cost while openssl holds the CPUs
+// fits in this module, without its start-up and per-spawn cost while openssl holds the CPUs
 // (docs/performance.md).
 import { spawn as cpSpawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, openSync, readFileSync, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { EnvError } from '../errors.js';
 
@@ -85,7 +95,7 @@ function readStderr(file: string): string {
   }
 }
 
-/** Runs one process. Steps write files with -out and print nothing kubepki reads on stdout:
+/** Runs one process with node's spawn. Steps write files with -out and print nothing kubepki reads on stdout:
  *  their stdout is not collected (one pipe less per process), and their stderr goes to
  *  STDERR_FILE in their cwd (the step's staging folder); the preflight collects both through
  *  pipes. */
@@ -149,9 +159,179 @@ async function spawn(binary: string, argv: string[], cwd: string, signal?: Abort
   }
 }
 
+/** A POSIX shell word: single quotes, each ' written as '\'' (nothing inside is expanded). */
+export function shellWord(s: string): string {
+  return `'${s.replace(/'/g, "'\\''")}'`;
+}
+
+/** One long-lived /bin/sh that starts the openssl processes of one slot, one at a time. */
+interface Launcher {
+  child: ReturnType<typeof cpSpawn>;
+  pid: number;
+  /** the step it runs, if any */
+  busy?: (line: string | undefined) => void;
+  buf: string;
+  dead: boolean;
+}
+
+const idle: Launcher[] = [];
+const launchers = new Set<Launcher>();
+
+function newLauncher(): Launcher | undefined {
+  let child: ReturnType<typeof cpSpawn>;
+  try {
+    child = cpSpawn('/bin/sh', [], { env: (childEnv ??= { ...process.env }), stdio: ['pipe', 'pipe', 'ignore'], detached: true });
+  } catch {
+    return undefined;
+  }
+  child.on('error', () => undefined);
+  if (child.pid === undefined) return undefined;
+  const l: Launcher = { child, pid: child.pid, buf: '', dead: false };
+  launchers.add(l);
+  // A stop's SIGTERM goes to the whole group: the shell outlives it (a trap, not an ignore, which
+  // openssl would inherit) and reports the status of openssl once it has ended; a process that
+  // outlives SIGTERM is there until the SIGKILL, like a directly spawned one.
+  child.stdin!.write('trap : TERM\n');
+  live.add(l.pid);
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (d: string) => {
+    l.buf += d;
+    const nl = l.buf.indexOf('\n');
+    if (nl < 0) return;
+    const line = l.buf.slice(0, nl);
+    l.buf = l.buf.slice(nl + 1);
+    const b = l.busy;
+    l.busy = undefined;
+    b?.(line);
+  });
+  child.stdin!.on('error', () => undefined);
+  child.on('exit', () => {
+    l.dead = true;
+    live.delete(l.pid);
+    launchers.delete(l);
+    const i = idle.indexOf(l);
+    if (i >= 0) idle.splice(i, 1);
+    const b = l.busy;
+    l.busy = undefined;
+    b?.(undefined);
+  });
+  return l;
+}
+
+function hold(l: Launcher, on: boolean): void {
+  const f = on ? 'ref' : 'unref';
+  l.child[f]();
+  (l.child.stdout as unknown as { ref(): void; unref(): void })[f]();
+  (l.child.stdin as unknown as { ref(): void; unref(): void })[f]();
+}
+
+let noShell = false;
+
+/** Runs one step's process through a launcher: the same argv, cwd, environment (but PWD, which the
+ *  shell's cd sets to the step's folder), stdin and stdout /dev/null, stderr to STDERR_FILE. */
+async function launch(binary: string, argv: string[], cwd: string, signal?: AbortSignal): Promise<OpensslResult> {
+  const startedAt = performance.now();
+  if (signal?.aborted) return { exitCode: -1, stdout: '', stderr: '', failure: 'cancelled', startedAt, exitedAt: startedAt };
+  const l = idle.pop() ?? newLauncher();
+  if (!l) {
+    noShell = true;
+    return spawn(binary, argv, cwd, signal);
+  }
+  const dir = path.resolve(cwd);
+  const stderrFile = path.join(dir, STDERR_FILE);
+  try {
+    closeSync(openSync(stderrFile, 'w', 0o600));
+  } catch (e) {
+    idle.push(l);
+    return { exitCode: -1, stdout: '', stderr: '', failure: `failed to start: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, startedAt, exitedAt: performance.now() };
+  }
+  const words = [binary, ...argv].map(shellWord).join(' ');
+  hold(l, true);
+  let cancelled = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const killGroup = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-l.pid, sig);
+    } catch {
+      // gone
+    }
+  };
+  const onAbort = () => {
+    cancelled = true;
+    killGroup('SIGTERM');
+    killTimer = setTimeout(() => killGroup('SIGKILL'), FORCE_KILL_MS);
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const line = await new Promise<string | undefined>((resolve) => {
+      l.busy = resolve;
+      l.child.stdin!.write(`if cd ${shellWord(dir)}; then ${words} </dev/null >/dev/null 2>${STDERR_FILE}; echo "$?"; else echo cd; fi\n`);
+    });
+    const exitedAt = performance.now();
+    if (line !== undefined && !cancelled && !l.dead) {
+      hold(l, false);
+      idle.push(l);
+    } else if (!l.dead) l.child.stdin!.end();
+    const stderr = text(readStderr(stderrFile));
+    if (cancelled) return { exitCode: -1, stdout: '', stderr, failure: 'cancelled', startedAt, exitedAt };
+    if (line === undefined) return { exitCode: -1, stdout: '', stderr, failure: 'its launcher (/bin/sh) ended', startedAt, exitedAt };
+    if (line === 'cd') return { exitCode: -1, stdout: '', stderr, failure: `failed to start: cannot enter ${dir}`, startedAt, exitedAt };
+    const code = Number(line);
+    if (code === 127) return { exitCode: -1, stdout: '', stderr, failure: 'not found', startedAt, exitedAt };
+    if (code === 126) return { exitCode: -1, stdout: '', stderr, failure: 'failed to start: EACCES', startedAt, exitedAt };
+    if (code > 128) {
+      const sig = Object.entries(osConstants.signals).find(([, n]) => n === code - 128)?.[0];
+      if (sig) return { exitCode: -1, stdout: '', stderr, failure: `killed by ${sig}`, startedAt, exitedAt };
+    }
+    return { exitCode: code, stdout: '', stderr, startedAt, exitedAt };
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    clearTimeout(killTimer);
+  }
+}
+
+/** CPU (user + system, ms) of the launchers themselves, not of the processes they start; 0 where
+ *  /proc is not there. */
+export function launcherCpuMs(): number {
+  let ticks = 0;
+  for (const l of launchers) {
+    try {
+      const f = readFileSync(`/proc/${l.pid}/stat`, 'utf8');
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(rest[11]) + Number(rest[12]);
+    } catch {
+      // gone
+    }
+  }
+  return (ticks * 1000) / 100;
+}
+
+/** The file that would be run for `binary`: a path (with a slash) is taken from kubepki's own
+ *  folder, not the step's; a bare name is looked up on PATH as execvp would. Unresolved names are
+ *  left as they are (the preflight reports them). */
+export function resolveBinary(binary: string, envPath = process.env.PATH ?? ''): string {
+  if (binary.includes('/')) return path.resolve(binary);
+  for (const dir of envPath.split(':')) {
+    const f = path.resolve(dir || '.', binary);
+    try {
+      accessSync(f, fsConstants.X_OK);
+      if (statSync(f).isFile()) return f;
+    } catch {
+      // not here
+    }
+  }
+  return binary;
+}
+
 export function opensslRunner(binary: string): OpensslRunner {
   let pre: Promise<Openssl> | undefined;
-  return { binary, run: (argv, cwd, signal) => spawn(binary, argv, cwd, signal), ready: () => (pre ??= preflight(binary)) };
+  let file: string | undefined;
+  const direct = process.env.KUBEPKI_LAUNCH === 'node';
+  return {
+    binary,
+    run: (argv, cwd, signal) => (direct || noShell ? spawn : launch)((file ??= resolveBinary(binary)), argv, cwd, signal),
+    ready: () => (pre ??= preflight(binary)),
+  };
 }
 
 /** The way to an OpenSSL 3 on the systems whose own openssl is not one. */

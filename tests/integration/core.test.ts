@@ -149,6 +149,14 @@ describe('bad input: a clear error and the documented exit code, never a stack t
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
     expect(readdirSync(d).filter((x) => x !== '.kubepki')).toEqual([]);
   });
+  test("--openssl with a relative path is taken from kubepki's own folder, for every step", () => {
+    const d = tmpDir();
+    const which = execFileSync('sh', ['-c', 'command -v openssl'], { encoding: 'utf8' }).trim();
+    const r = kubepki(['generate', '--out', d, '--openssl', path.relative(path.dirname(path.dirname(which)), which)], { cwd: path.dirname(path.dirname(which)) });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(existsSync(path.join(d, 'server.crt'))).toBe(true);
+  });
   test('--out is a file', () => {
     const f = path.join(tmpDir(), 'file');
     writeFileSync(f, 'x');
