@@ -16,6 +16,7 @@
 // (docs/performance.md).
 import { spawn as cpSpawn } from 'node:child_process';
 import { accessSync, closeSync, constants as fsConstants, openSync, readFileSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { EnvError } from '../errors.js';
@@ -168,8 +169,11 @@ export function shellWord(s: string): string {
 interface Launcher {
   child: ReturnType<typeof cpSpawn>;
   pid: number;
-  /** the step it runs, if any */
-  busy?: (line: string | undefined) => void;
+  /** ends each report on the launcher's stdout; random, so that no process's stderr can fake one */
+  mark: string;
+  /** the step it runs: called with the process's stderr and status ("0", "cd"), or with
+   *  undefined when the launcher has ended */
+  busy?: (r: { stderr: string; status: string } | undefined) => void;
   buf: string;
   dead: boolean;
 }
@@ -186,23 +190,24 @@ function newLauncher(): Launcher | undefined {
   }
   child.on('error', () => undefined);
   if (child.pid === undefined) return undefined;
-  const l: Launcher = { child, pid: child.pid, buf: '', dead: false };
+  const l: Launcher = { child, pid: child.pid, mark: randomBytes(12).toString('hex'), buf: '', dead: false };
   launchers.add(l);
+  live.add(l.pid);
   // A stop's SIGTERM goes to the whole group: the shell outlives it (a trap, not an ignore, which
   // openssl would inherit) and reports the status of openssl once it has ended; a process that
   // outlives SIGTERM is there until the SIGKILL, like a directly spawned one.
   child.stdin!.write('trap : TERM\n');
-  live.add(l.pid);
+  const tail = new RegExp(`\n${l.mark} (\\w+)\n$`);
   child.stdout!.setEncoding('utf8');
   child.stdout!.on('data', (d: string) => {
     l.buf += d;
-    const nl = l.buf.indexOf('\n');
-    if (nl < 0) return;
-    const line = l.buf.slice(0, nl);
-    l.buf = l.buf.slice(nl + 1);
+    const m = tail.exec(l.buf);
+    if (!m) return;
+    const stderr = l.buf.slice(0, m.index);
+    l.buf = '';
     const b = l.busy;
     l.busy = undefined;
-    b?.(line);
+    b?.({ stderr, status: m[1] });
   });
   child.stdin!.on('error', () => undefined);
   child.on('exit', () => {
@@ -227,8 +232,12 @@ function hold(l: Launcher, on: boolean): void {
 
 let noShell = false;
 
-/** Runs one step's process through a launcher: the same argv, cwd, environment (but PWD, which the
- *  shell's cd sets to the step's folder), stdin and stdout /dev/null, stderr to STDERR_FILE. */
+/** Runs one step's process through a launcher: the same argv, cwd and environment (but PWD, which
+ *  the shell's cd sets to the step's folder), stdin and stdout /dev/null. Its stderr comes back on
+ *  the launcher's stdout, before the line with the launcher's mark and the status: the shell
+ *  prints that line only once the process has ended, so nothing of its stderr comes after. No
+ *  file per step: truncating one that a signing wrote to costs a block freed (on a file system
+ *  mounted with discard and no journal, a discard the main thread waits for). */
 async function launch(binary: string, argv: string[], cwd: string, signal?: AbortSignal): Promise<OpensslResult> {
   const startedAt = performance.now();
   if (signal?.aborted) return { exitCode: -1, stdout: '', stderr: '', failure: 'cancelled', startedAt, exitedAt: startedAt };
@@ -238,13 +247,6 @@ async function launch(binary: string, argv: string[], cwd: string, signal?: Abor
     return spawn(binary, argv, cwd, signal);
   }
   const dir = path.resolve(cwd);
-  const stderrFile = path.join(dir, STDERR_FILE);
-  try {
-    closeSync(openSync(stderrFile, 'w', 0o600));
-  } catch (e) {
-    idle.push(l);
-    return { exitCode: -1, stdout: '', stderr: '', failure: `failed to start: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, startedAt, exitedAt: performance.now() };
-  }
   const words = [binary, ...argv].map(shellWord).join(' ');
   hold(l, true);
   let cancelled = false;
@@ -263,26 +265,26 @@ async function launch(binary: string, argv: string[], cwd: string, signal?: Abor
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const line = await new Promise<string | undefined>((resolve) => {
+    const r = await new Promise<{ stderr: string; status: string } | undefined>((resolve) => {
       l.busy = resolve;
-      l.child.stdin!.write(`if cd ${shellWord(dir)}; then ${words} </dev/null >/dev/null 2>${STDERR_FILE}; echo "$?"; else echo cd; fi\n`);
+      const report = (status: string) => `printf '\\n%s %s\\n' ${l.mark} ${status}`;
+      l.child.stdin!.write(`if cd ${shellWord(dir)}; then ${words} </dev/null 2>&1 >/dev/null; ${report('"$?"')}; else ${report('cd')}; fi\n`);
     });
     const exitedAt = performance.now();
-    if (line !== undefined && !cancelled && !l.dead) {
+    if (r && !cancelled && !l.dead) {
       hold(l, false);
       idle.push(l);
     } else if (!l.dead) l.child.stdin!.end();
-    const stderr = text(readStderr(stderrFile));
-    if (cancelled) return { exitCode: -1, stdout: '', stderr, failure: 'cancelled', startedAt, exitedAt };
-    if (line === undefined) return { exitCode: -1, stdout: '', stderr, failure: 'its launcher (/bin/sh) ended', startedAt, exitedAt };
-    if (line === 'cd') return { exitCode: -1, stdout: '', stderr, failure: `failed to start: cannot enter ${dir}`, startedAt, exitedAt };
-    const code = Number(line);
-    if (code === 127) return { exitCode: -1, stdout: '', stderr, failure: 'not found', startedAt, exitedAt };
-    if (code === 126) return { exitCode: -1, stdout: '', stderr, failure: 'failed to start: EACCES', startedAt, exitedAt };
-    if (code > 128) {
-      const sig = Object.entries(osConstants.signals).find(([, n]) => n === code - 128)?.[0];
-      if (sig) return { exitCode: -1, stdout: '', stderr, failure: `killed by ${sig}`, startedAt, exitedAt };
-    }
+    const stderr = text(r?.stderr ?? '');
+    const fail = (failure: string): OpensslResult => ({ exitCode: -1, stdout: '', stderr, failure, startedAt, exitedAt });
+    if (cancelled) return fail('cancelled');
+    if (!r) return fail('its launcher (/bin/sh) ended');
+    if (r.status === 'cd') return fail(`failed to start: cannot enter ${dir}`);
+    const code = Number(r.status);
+    if (code === 127) return fail('not found');
+    if (code === 126) return fail('failed to start: EACCES');
+    const sig = code > 128 ? Object.entries(osConstants.signals).find(([, n]) => n === code - 128)?.[0] : undefined;
+    if (sig) return fail(`killed by ${sig}`);
     return { exitCode: code, stdout: '', stderr, startedAt, exitedAt };
   } finally {
     signal?.removeEventListener('abort', onAbort);

@@ -82,6 +82,18 @@ test('stdin is empty and stdout is not the launcher\'s: a program that reads and
   expect(r2).toMatchObject({ exitCode: 0, stderr: 'fine' });
 });
 
+test("a program's stderr comes back whole, whatever it holds, and nothing of it reaches the next step", async () => {
+  const big = script('big', 'i=0; while [ $i -lt 3000 ]; do echo "line $i of stderr, padded to be long enough"; i=$((i+1)); done >&2; printf "\\n0\\ncd\\n" >&2; exit 5');
+  const r = await opensslRunner(big).run([], stage);
+  expect(r.exitCode).toBe(5);
+  const lines = r.stderr.split('\n');
+  expect(lines).toHaveLength(3003);
+  expect(lines[2999]).toBe('line 2999 of stderr, padded to be long enough');
+  expect(lines.slice(3000)).toEqual(['', '0', 'cd']);
+  const after = await opensslRunner(script('quiet', 'exit 0')).run([], stage);
+  expect(after).toMatchObject({ exitCode: 0, stderr: '' });
+});
+
 test('exit codes, a missing or unrunnable program and a signal are reported as such', async () => {
   expect(await opensslRunner(script('one', 'echo "bad arg" >&2; exit 1')).run([], stage)).toMatchObject({ exitCode: 1, stderr: 'bad arg' });
   expect(await opensslRunner(path.join(dir, 'missing')).run([], stage)).toMatchObject({ failure: 'not found' });
