@@ -10,10 +10,17 @@ import { setFlagsFromString } from 'node:v8';
 import { jsonAsked, readArgv, toInvocation } from './cli-args.js';
 import type { ErrorReport } from './errors.js';
 
-// kubepki's JavaScript runs briefly between openssl processes: V8's optimizing compiler (TurboFan)
-// would spend more CPU compiling it, on threads beside the openssl processes, than the compiled
-// code saves. Baseline code (Sparkplug) is the highest tier; set before any command is loaded.
-setFlagsFromString('--max-opt=1');
+/** Loads a command's module, then makes baseline code (Sparkplug) V8's highest tier: kubepki's
+ *  JavaScript runs briefly between openssl processes, and the optimizing compiler (TurboFan) would
+ *  spend more CPU compiling it, on threads beside the openssl processes, than the compiled code
+ *  saves. Set only once the command's modules are loaded: a changed flag makes V8 refuse node's
+ *  embedded code cache, so every built-in module loaded after it (node:crypto, child_process, …)
+ *  would be compiled from source. Code compiled before is still held to the limit. */
+async function load<T>(m: Promise<T>): Promise<T> {
+  const mod = await m;
+  setFlagsFromString('--max-opt=1');
+  return mod;
+}
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -36,18 +43,18 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
       process.stdout.write(what.text + '\n');
       return what.exitCode;
     case 'generate':
-      await (await import('./commands/generate.js')).generate({ ...what.common, ...run, jobs: what.jobs });
+      await (await load(import('./commands/generate.js'))).generate({ ...what.common, ...run, jobs: what.jobs });
       return 0;
     case 'plan':
-      await (await import('./commands/plan.js')).plan({ ...what.common, ...run });
+      await (await load(import('./commands/plan.js'))).plan({ ...what.common, ...run });
       return 0;
     case 'verify':
-      return (await import('./commands/verify.js')).verify({ ...what.common, ...run, warnDays: what.warnDays });
+      return (await load(import('./commands/verify.js'))).verify({ ...what.common, ...run, warnDays: what.warnDays });
     case 'renew':
-      await (await import('./commands/renew.js')).renew({ ...what.common, ...run, jobs: what.jobs, names: what.names, all: what.all, rekey: what.rekey, days: what.days });
+      await (await load(import('./commands/renew.js'))).renew({ ...what.common, ...run, jobs: what.jobs, names: what.names, all: what.all, rekey: what.rekey, days: what.days });
       return 0;
     case 'init':
-      await (await import('./commands/init.js')).init({ file: what.file, force: what.force, schema: what.schema });
+      await (await load(import('./commands/init.js'))).init({ file: what.file, force: what.force, schema: what.schema });
       return 0;
   }
 }
