@@ -6,7 +6,7 @@ import { isSystemError, KubepkiError, StepError } from '../errors.js';
 import type { Step } from '../plan/plan.js';
 import { fillKubeconfig, renderKubeconfig, withYaml } from '../render/kubeconfig.js';
 import type { RunShared, StepOutcome, StepStatus, Timing } from './context.js';
-import { describeWriteError, ensureDir, modeOf, readInSync, writeAtomic } from './fsutil.js';
+import { describeWriteError, ensureDir, inDir, modeOf, readInSync, writeAtomic } from './fsutil.js';
 import { failedChecks, fileReader } from './stage.js';
 
 export async function runFileStep(step: Step, index: number, run: RunShared, timing: Timing): Promise<StepOutcome> {
@@ -29,7 +29,7 @@ export async function runFileStep(step: Step, index: number, run: RunShared, tim
   if (!before || !before.equals(Buffer.from(text)) || modeOf(ctx.out, o.path) !== o.mode) {
     try {
       ensureDir(ctx.out, path.dirname(o.path));
-      await writeAtomic(path.join(ctx.out, o.path), text, o.mode, ctx.tmpRoot);
+      await writeAtomic(inDir(ctx.out, o.path), text, o.mode, ctx.tmpRoot);
     } catch (e) {
       if (e instanceof KubepkiError || !isSystemError(e)) throw e;
       throw new StepError(`cannot write ${o.path}: ${describeWriteError(e)}`, step.id, undefined, '');

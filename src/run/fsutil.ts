@@ -1,6 +1,6 @@
 // File-system helpers for a PKI folder: safe reads (no symlinks followed), writes through a
 // temporary name, and the checks on --out itself.
-import { accessSync, closeSync, constants, fchmodSync, fstatSync, fsync, lstatSync, mkdirSync, openSync, promises as fsp, readFileSync, realpathSync, renameSync, statfsSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, fchmodSync, fstatSync, fsync, lstatSync, mkdirSync, openSync, promises as fsp, readFileSync, readSync, realpathSync, renameSync, statfsSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { EnvError, type KubepkiError } from '../errors.js';
@@ -38,6 +38,14 @@ export async function readIn(out: string, rel: string): Promise<Buffer | undefin
   }
 }
 
+/** path.join(base, rel) without normalizing the whole string again, for a base that is already
+ *  normal (path.resolve's, or a folder joined from one) and a plan's relative path (no ".", ".."
+ *  or empty component): then the two are the same string. Anything else goes to path.join. */
+export function inDir(base: string, rel: string): string {
+  if (!rel || rel[0] === '/' || rel[0] === '.' || rel.includes('/.') || rel.includes('//') || rel.endsWith('/')) return path.join(base, rel);
+  return base.endsWith('/') ? base + rel : `${base}/${rel}`;
+}
+
 /** readIn without the round trips through the thread pool (four per file). kubepki's small file
  *  operations (checks, staging, promotion, the folder's state) are synchronous for this reason:
  *  while openssl processes hold the CPUs, each trip through the pool waits for a core, and the
@@ -45,13 +53,21 @@ export async function readIn(out: string, rel: string): Promise<Buffer | undefin
 export function readInSync(out: string, rel: string): Buffer | undefined {
   let fd: number | undefined;
   try {
-    fd = openSync(path.join(out, rel), READ_FLAGS);
+    fd = openSync(inDir(out, rel), READ_FLAGS);
   } catch (e) {
     return missingOrThrow(e, out, rel);
   }
   try {
-    if (!fstatSync(fd).isFile()) throw notAFile(out, rel);
-    return readFileSync(fd);
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw notAFile(out, rel);
+    // the size is known: one buffer, read until the end (a file that grew meanwhile is read whole)
+    let b = Buffer.allocUnsafe(st.size + 1);
+    let n = 0;
+    for (let r; (r = readSync(fd, b, n, b.length - n, null)) > 0; ) {
+      n += r;
+      if (n === b.length) b = Buffer.concat([b, Buffer.allocUnsafe(b.length)]);
+    }
+    return b.subarray(0, n);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
@@ -60,7 +76,7 @@ export function readInSync(out: string, rel: string): Buffer | undefined {
 /** The permission bits of OUT/rel (the entry itself, not a symlink's target); undefined when missing. */
 export function modeOf(out: string, rel: string): number | undefined {
   try {
-    return lstatSync(path.join(out, rel)).mode & 0o777;
+    return lstatSync(inDir(out, rel)).mode & 0o777;
   } catch {
     return undefined;
   }

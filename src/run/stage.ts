@@ -16,7 +16,7 @@ import { EnvError, InternalError, isSystemError, KubepkiError, StepError } from 
 import type { Step } from '../plan/plan.js';
 import { commandLine } from '../render/script.js';
 import type { RunContext, RunShared, StepOutcome, StepStatus, Timing } from './context.js';
-import { describeWriteError, ensureDir, explainFullDisk, fsyncInPool, makeDirs, readInSync, sha256 } from './fsutil.js';
+import { describeWriteError, ensureDir, explainFullDisk, fsyncInPool, inDir, makeDirs, readInSync, sha256 } from './fsutil.js';
 
 export function failedChecks(step: Step, problems: Problem[], command?: string): StepError {
   return new StepError(
@@ -44,7 +44,7 @@ export function fileReader(out: string, stage?: string, produced: ReadonlySet<st
 async function syncKeys(step: Step, stage: string): Promise<void> {
   for (const o of step.outputs) {
     if (o.type !== 'key') continue;
-    const fd = openSync(path.join(stage, o.path), 'r');
+    const fd = openSync(inDir(stage, o.path), 'r');
     try {
       await fsyncInPool(fd);
     } finally {
@@ -71,7 +71,7 @@ export function keepSpare(dest: string, spare: string): void {
 function promote(step: Step, stage: string, ctx: RunContext): StepStatus {
   let status: StepStatus = 'created';
   for (const o of step.outputs) {
-    const dest = path.join(ctx.out, o.path);
+    const dest = inDir(ctx.out, o.path);
     if (lstatSync(dest, { throwIfNoEntry: false })) {
       if (ctx.protectedPaths.has(o.path)) {
         throw new EnvError(`refusing to replace ${o.path}: kubepki never overwrites a CA`, [`(step ${step.id}; this is a bug in kubepki if you see it)`]);
@@ -85,8 +85,8 @@ function promote(step: Step, stage: string, ctx: RunContext): StepStatus {
       }
     }
     ensureDir(ctx.out, path.dirname(o.path));
-    if (o.type === 'serial') keepSpare(dest, path.join(stage, o.path) + SPARE);
-    renameSync(path.join(stage, o.path), dest);
+    if (o.type === 'serial') keepSpare(dest, inDir(stage, o.path) + SPARE);
+    renameSync(inDir(stage, o.path), dest);
   }
   return status;
 }
@@ -136,7 +136,7 @@ export class StagePool {
   give(stage: string, step: Step): void {
     for (const r of [...step.reads, ...step.outputs.map((o) => o.path)]) {
       try {
-        unlinkSync(path.join(stage, r));
+        unlinkSync(inDir(stage, r));
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return;
       }
@@ -188,8 +188,8 @@ function makeStage(step: Step, stage: string, ctx: RunContext, command: string, 
   for (const d of dirs) makeDirs(stage, d, 0o700);
   for (const r of step.reads) {
     const fromProducer = early?.outputs.has(r);
-    const src = path.join(fromProducer ? early!.stage : ctx.out, r);
-    const dst = path.join(stage, r);
+    const src = inDir(fromProducer ? early!.stage : ctx.out, r);
+    const dst = inDir(stage, r);
     const isSerial = r.endsWith('.srl');
     try {
       if (isSerial) placeSerial(src, dst);
@@ -207,10 +207,10 @@ function makeStage(step: Step, stage: string, ctx: RunContext, command: string, 
  *  their modes. */
 function missingOutput(step: Step, stage: string, command: string, stderr: string): StepError | undefined {
   for (const o of step.outputs) {
-    const st = lstatSync(path.join(stage, o.path), { throwIfNoEntry: false });
+    const st = lstatSync(inDir(stage, o.path), { throwIfNoEntry: false });
     if (!st || !st.isFile()) return new StepError(`step ${step.id}: openssl exited 0 but did not write ${o.path}`, step.id, command, stderr);
     if (st.size === 0) return new StepError(`step ${step.id}: openssl wrote an empty ${o.path}`, step.id, command, stderr);
-    chmodSync(path.join(stage, o.path), o.mode);
+    chmodSync(inDir(stage, o.path), o.mode);
   }
   return undefined;
 }
