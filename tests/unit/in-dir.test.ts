@@ -2,21 +2,11 @@
 // runs join: for them it must give exactly path.join's string, and anything else goes to path.join.
 import path from 'node:path';
 import { buildPlan } from '../../src/plan/plan.js';
-import { parseSpecText } from '../../src/spec/load.js';
 import { inDir } from '../../src/run/fsutil.js';
-
-const spec = parseSpecText(
-  `master: { hostname: cp-1, ip: 10.0.0.1 }
-nodes: [{ name: n1, ip: 10.0.0.2 }, { name: n2, ip: 10.0.0.3 }]
-clients: [{ name: ci-bot, cn: ci-bot, organizations: [ci, deployers] }]
-etcd: { mode: tls, members: [{ name: e1, ip: 10.0.0.11 }, { name: e2, ip: 10.0.0.12 }] }
-frontProxy: true
-`,
-  'in-dir.yaml',
-);
+import { FULL } from '../helpers/spec.js';
 
 test("every path a plan reads or writes joins to path.join's string under every kind of base", () => {
-  const plan = buildPlan(spec);
+  const plan = buildPlan(FULL);
   const rels = new Set(plan.steps.flatMap((s) => [...s.reads, ...s.outputs.map((o) => o.path)]));
   expect(rels.size).toBeGreaterThan(30);
   expect([...rels].some((r) => r.includes('/'))).toBe(true);

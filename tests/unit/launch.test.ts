@@ -23,6 +23,13 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** The pids a script wrote into these files of the stage, once the last of them is written. */
+async function pidsOf(...files: string[]): Promise<number[]> {
+  const last = path.join(stage, files[files.length - 1]);
+  for (let i = 0; i < 200 && !(existsSync(last) && readFileSync(last, 'utf8').trim()); i++) await new Promise((r) => setTimeout(r, 10));
+  return files.map((n) => Number(readFileSync(path.join(stage, n), 'utf8')));
+}
+
 // a killed process whose parent was killed too stays a zombie until init reaps it
 const alive = (pid: number) => {
   try {
@@ -106,9 +113,7 @@ test("cancelling a step ends its program and what that program started (the slot
   const f = script('hang', 'sleep 60 & echo $! > child; echo $$ > self; wait');
   const ac = new AbortController();
   const p = opensslRunner(f).run([], stage, ac.signal);
-  const pidFile = path.join(stage, 'child');
-  for (let i = 0; i < 200 && !(existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim()); i++) await new Promise((r) => setTimeout(r, 10));
-  const pids = ['child', 'self'].map((n) => Number(readFileSync(path.join(stage, n), 'utf8')));
+  const pids = await pidsOf('child', 'self');
   ac.abort();
   expect(await p).toMatchObject({ failure: 'cancelled' });
   for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 20));
@@ -121,9 +126,7 @@ test('a program that ignores SIGTERM is killed 2 s after a cancel, with what it 
   const f = script('stubborn', "trap '' TERM; sleep 60 & echo $! > child2; echo $$ > self2; wait");
   const ac = new AbortController();
   const p = opensslRunner(f).run([], stage, ac.signal);
-  const pidFile = path.join(stage, 'self2');
-  for (let i = 0; i < 200 && !(existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim()); i++) await new Promise((r) => setTimeout(r, 10));
-  const pids = ['child2', 'self2'].map((n) => Number(readFileSync(path.join(stage, n), 'utf8')));
+  const pids = await pidsOf('child2', 'self2');
   ac.abort();
   await new Promise((r) => setTimeout(r, 300));
   expect(pids.filter(alive)).toEqual(pids);

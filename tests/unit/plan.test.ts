@@ -4,18 +4,9 @@ import { buildPlan, dependencies, subjOf } from '../../src/plan/plan.js';
 import { loadYaml } from '../../src/render/kubeconfig.js';
 import { renderScript, commandLine } from '../../src/render/script.js';
 import { defaultSpec, parseSpecText } from '../../src/spec/load.js';
+import { FULL } from '../helpers/spec.js';
 
 beforeAll(loadYaml); // kubeconfig templates render with the YAML library, imported on first need
-
-const FULL = parseSpecText(
-  `master: { hostname: cp-1, ip: 10.0.0.1 }
-nodes: [{ name: n1, ip: 10.0.0.2 }, { name: n2, ip: 10.0.0.3 }]
-clients: [{ name: ci-bot, cn: ci-bot, organizations: [ci, deployers] }]
-etcd: { mode: tls, members: [{ name: e1, ip: 10.0.0.11 }, { name: e2, ip: 10.0.0.12 }] }
-frontProxy: true
-`,
-  'full.yaml',
-);
 
 describe('the catalogue (rules of the table, not only its rows)', () => {
   for (const [label, spec] of [['default', defaultSpec()], ['full', FULL]] as const) {
