@@ -41,7 +41,8 @@ async function writeTrace(file: string, r: { jobs: number; t0: number; ranAt: nu
     done: ms(o.timing.done),
   }));
   const u = process.resourceUsage();
-  const trace = { jobs: r.jobs, runStart: ms(r.t0), runEnd: ms(r.ranAt), end: ms(performance.now()), maxRSSKiB: u.maxRSS, cpuAtRunStartMs: Math.round(r.cpu0), cpuAtRunEndMs: Math.round(r.cpuRan), cpuMs: Math.round((u.userCPUTime + u.systemCPUTime) / 1000 + launcherCpuMs()), launcherCpuMs: Math.round(launcherCpuMs()), steps };
+  const launchers = launcherCpuMs();
+  const trace = { jobs: r.jobs, runStart: ms(r.t0), runEnd: ms(r.ranAt), end: ms(performance.now()), maxRSSKiB: u.maxRSS, cpuAtRunStartMs: Math.round(r.cpu0), cpuAtRunEndMs: Math.round(r.cpuRan), cpuMs: Math.round((u.userCPUTime + u.systemCPUTime) / 1000 + launchers), launcherCpuMs: Math.round(launchers), steps };
   await fsp.writeFile(file, JSON.stringify(trace) + '\n');
 }
 

@@ -5,7 +5,7 @@
 // forks a process of ~1 MiB, and node only writes a line and reads one. Every word of the command
 // line is single-quoted (shellWord): the shell expands nothing, so openssl gets exactly the argv
 // the plan holds, in the step's folder, with kubepki's environment (PWD names that folder, as cd
-// sets it), stdin and stdout /dev/null and stderr a file in that folder. Each launcher leads its
+// sets it), stdin and stdout /dev/null, its stderr back through the launcher. Each launcher leads its
 // own process group (detached), so that a stop ends whatever a wrapper script started too:
 // SIGTERM to the group, SIGKILL 2 s later; a cancelled launcher is not used again. Where no
 // /bin/sh can be started, and for the preflight, node spawns directly (argv array, no shell).
@@ -15,7 +15,7 @@
 // fits in this module, without its start-up and per-spawn cost while openssl holds the CPUs
 // (docs/performance.md).
 import { spawn as cpSpawn } from 'node:child_process';
-import { accessSync, closeSync, constants as fsConstants, openSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
@@ -77,61 +77,54 @@ export function opensslBinary(flag?: string): string {
   return flag || process.env.KUBEPKI_OPENSSL || 'openssl';
 }
 
-/** The file a step's openssl writes its stderr to, in the step's staging folder (no output of a
- *  step has this name). A file, not a pipe: no socket pair, stream and reads per process while
- *  it runs, and the file is read once, when the process has ended. */
-export const STDERR_FILE = '.openssl-stderr';
-
 /** The environment of every openssl process: kubepki's own, copied once. Given as process.env,
  *  node would enumerate that object's accessors anew for every process it starts. */
 let childEnv: NodeJS.ProcessEnv | undefined;
 
 const text = (s: string) => s.replace(/\r?\n$/, '');
 
-function readStderr(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
+/** A stop of one process group: SIGTERM, then SIGKILL FORCE_KILL_MS later unless `done` comes
+ *  first. `kill` sends a signal to the group. */
+function groupStop(signal: AbortSignal | undefined, kill: (sig: NodeJS.Signals) => void) {
+  let timer: NodeJS.Timeout | undefined;
+  const s = {
+    stopped: false,
+    done() {
+      signal?.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
+    },
+  };
+  const onAbort = () => {
+    s.stopped = true;
+    kill('SIGTERM');
+    timer = setTimeout(() => kill('SIGKILL'), FORCE_KILL_MS);
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  return s;
 }
 
-/** Runs one process with node's spawn. Steps write files with -out and print nothing kubepki reads on stdout:
- *  their stdout is not collected (one pipe less per process), and their stderr goes to
- *  STDERR_FILE in their cwd (the step's staging folder); the preflight collects both through
- *  pipes. */
+/** Runs one process with node's spawn (the preflight, and every process where no launcher can
+ *  start). Steps write files with -out and print nothing kubepki reads on stdout: their stdout is
+ *  not collected (one pipe less per process); stderr always is. */
 async function spawn(binary: string, argv: string[], cwd: string, signal?: AbortSignal, collectStdout = false): Promise<OpensslResult> {
   const startedAt = performance.now();
   if (signal?.aborted) return { exitCode: -1, stdout: '', stderr: '', failure: 'cancelled', startedAt, exitedAt: startedAt };
-  const stderrFile = collectStdout ? undefined : path.join(cwd, STDERR_FILE);
   let child: ReturnType<typeof cpSpawn>;
-  let fd: number | undefined;
   try {
-    if (stderrFile) fd = openSync(stderrFile, 'w', 0o600);
-    child = cpSpawn(binary, argv, { cwd, env: (childEnv ??= { ...process.env }), stdio: ['ignore', collectStdout ? 'pipe' : 'ignore', fd ?? 'pipe'], detached: true });
+    child = cpSpawn(binary, argv, { cwd, env: (childEnv ??= { ...process.env }), stdio: ['ignore', collectStdout ? 'pipe' : 'ignore', 'pipe'], detached: true });
   } catch (e) {
     return { exitCode: -1, stdout: '', stderr: '', failure: `failed to start: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, startedAt, exitedAt: performance.now() };
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
   const spawnedAt = performance.now();
   const pid = child.pid;
   if (pid !== undefined) live.add(pid);
-  let cancelled = false;
-  let killTimer: NodeJS.Timeout | undefined;
-  const killGroup = (sig: NodeJS.Signals) => {
+  const stop = groupStop(signal, (sig) => {
     try {
       process.kill(-child.pid!, sig);
     } catch {
       child.kill(sig);
     }
-  };
-  const onAbort = () => {
-    cancelled = true;
-    killGroup('SIGTERM');
-    killTimer = setTimeout(() => killGroup('SIGKILL'), FORCE_KILL_MS);
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
+  });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout?.on('data', (b: Buffer) => out.push(b));
@@ -141,7 +134,7 @@ async function spawn(binary: string, argv: string[], cwd: string, signal?: Abort
     exitedAt = performance.now();
     if (pid !== undefined) live.delete(pid);
   });
-  const stderr = () => text(stderrFile ? readStderr(stderrFile) : Buffer.concat(err).toString('utf8'));
+  const stderr = () => text(Buffer.concat(err).toString('utf8'));
   try {
     return await new Promise<OpensslResult>((resolve) => {
       child.on('error', (e: NodeJS.ErrnoException) => {
@@ -150,13 +143,12 @@ async function spawn(binary: string, argv: string[], cwd: string, signal?: Abort
         if (child.pid === undefined) resolve({ exitCode: -1, stdout: '', stderr: stderr(), failure: e.code === 'ENOENT' ? 'not found' : `failed to start: ${e.code ?? e.message}`, startedAt: spawnedAt, exitedAt: performance.now() });
       });
       child.on('close', (code, sig) => {
-        const failure = cancelled ? 'cancelled' : code === null ? `killed by ${sig}` : undefined;
+        const failure = stop.stopped ? 'cancelled' : code === null ? `killed by ${sig}` : undefined;
         resolve({ exitCode: code ?? -1, stdout: text(Buffer.concat(out).toString('utf8')), stderr: stderr(), failure, startedAt: spawnedAt, exitedAt: exitedAt || performance.now() });
       });
     });
   } finally {
-    signal?.removeEventListener('abort', onAbort);
-    clearTimeout(killTimer);
+    stop.done();
   }
 }
 
@@ -249,21 +241,13 @@ async function launch(binary: string, argv: string[], cwd: string, signal?: Abor
   const dir = path.resolve(cwd);
   const words = [binary, ...argv].map(shellWord).join(' ');
   hold(l, true);
-  let cancelled = false;
-  let killTimer: NodeJS.Timeout | undefined;
-  const killGroup = (sig: NodeJS.Signals) => {
+  const stop = groupStop(signal, (sig) => {
     try {
       process.kill(-l.pid, sig);
     } catch {
       // gone
     }
-  };
-  const onAbort = () => {
-    cancelled = true;
-    killGroup('SIGTERM');
-    killTimer = setTimeout(() => killGroup('SIGKILL'), FORCE_KILL_MS);
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
+  });
   try {
     const r = await new Promise<{ stderr: string; status: string } | undefined>((resolve) => {
       l.busy = resolve;
@@ -271,13 +255,13 @@ async function launch(binary: string, argv: string[], cwd: string, signal?: Abor
       l.child.stdin!.write(`if cd ${shellWord(dir)}; then ${words} </dev/null 2>&1 >/dev/null; ${report('"$?"')}; else ${report('cd')}; fi\n`);
     });
     const exitedAt = performance.now();
-    if (r && !cancelled && !l.dead) {
+    if (r && !stop.stopped && !l.dead) {
       hold(l, false);
       idle.push(l);
     } else if (!l.dead) l.child.stdin!.end();
     const stderr = text(r?.stderr ?? '');
     const fail = (failure: string): OpensslResult => ({ exitCode: -1, stdout: '', stderr, failure, startedAt, exitedAt });
-    if (cancelled) return fail('cancelled');
+    if (stop.stopped) return fail('cancelled');
     if (!r) return fail('its launcher (/bin/sh) ended');
     if (r.status === 'cd') return fail(`failed to start: cannot enter ${dir}`);
     const code = Number(r.status);
@@ -287,8 +271,7 @@ async function launch(binary: string, argv: string[], cwd: string, signal?: Abor
     if (sig) return fail(`killed by ${sig}`);
     return { exitCode: code, stdout: '', stderr, startedAt, exitedAt };
   } finally {
-    signal?.removeEventListener('abort', onAbort);
-    clearTimeout(killTimer);
+    stop.done();
   }
 }
 
