@@ -4,7 +4,7 @@
 import { subjOf, type CertRow } from '../catalog/certs.js';
 import { keyName, type KeyWant } from '../catalog/keys.js';
 import { nameToSubj, OID } from '../x509/der.js';
-import { publicId, readCertificate, readCertificates, readCsr, readPrivateKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
+import { certHoldsKey, publicId, readCertificate, readCertificates, readCsr, readPrivateKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
 export interface Problem {
   file: string;
@@ -125,7 +125,7 @@ export function checkCert(
   const want = subjOf(row);
   const got = nameToSubj(c.subject);
   if (got !== want) problems.push(p(file, 'identity', `has subject ${got}; expected ${want}`));
-  if (key && !c.x509.checkPrivateKey(key.key)) problems.push(p(file, 'key-mismatch', 'does not match its private key'));
+  if (key && !certHoldsKey(c, key)) problems.push(p(file, 'key-mismatch', 'does not match its private key'));
   if (row.kind === 'ca') {
     if (nameToSubj(c.issuer) !== got || !c.x509.verify(c.publicKey)) problems.push(p(file, 'not-self-signed', 'is not a self-signed CA certificate'));
     if (!c.basicConstraints?.ca) problems.push(p(file, 'not-a-ca', 'lacks basicConstraints CA:TRUE'));

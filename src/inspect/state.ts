@@ -9,7 +9,7 @@ import { checkOf, type KeyRef } from '../check/types.js';
 import { EnvError, UsageError } from '../errors.js';
 import { certSteps, stepsByUnit, type Plan, type Step } from '../plan/plan.js';
 import { readIn, readInSync, STATE_DIR } from '../run/fsutil.js';
-import { readPrivateKey, readPublicKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
+import { certHoldsKey, readPrivateKey, readPublicKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
 export interface Decision {
   unit: string;
@@ -81,7 +81,7 @@ async function backedUpKeyOf(out: string, keyRel: string, cert: CertInfo): Promi
     const pem = await readIn(out, rel).catch(() => undefined);
     if (!pem) continue;
     try {
-      if (cert.x509.checkPrivateKey(readPrivateKey(pem.toString('utf8')).key)) return rel;
+      if (certHoldsKey(cert, readPrivateKey(pem.toString('utf8')))) return rel;
     } catch {
       /* not a key */
     }

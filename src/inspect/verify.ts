@@ -15,7 +15,7 @@ import { checkCaBundle, checkCert, checkKey, checkMode, describeKey, issuerIn, R
 import { modeOf, readIn } from '../run/fsutil.js';
 import { onHost, serviceClusterIps } from '../spec/derive.js';
 import { firstServiceIp, parseServiceRanges, canonicalIp, ipVersion } from '../spec/net.js';
-import { readPrivateKey, readPublicKey, subjectText, type CertInfo, type KeyInfo } from '../x509/inspect.js';
+import { certHoldsKey, readPrivateKey, readPublicKey, subjectText, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
 export interface CertReport {
   name: string;
@@ -225,7 +225,7 @@ async function verifyKubeconfigs(w: Walk): Promise<void> {
         const keyPem = dec(user['client-key-data']);
         if (keyPem && r.info) {
           try {
-            if (!r.info.x509.checkPrivateKey(readPrivateKey(keyPem).key)) w.problems.push({ file: k.path, code: 'key-mismatch', message: 'embeds a key that does not match its embedded certificate' });
+            if (!certHoldsKey(r.info, readPrivateKey(keyPem))) w.problems.push({ file: k.path, code: 'key-mismatch', message: 'embeds a key that does not match its embedded certificate' });
           } catch {
             w.problems.push({ file: k.path, code: 'unparsable', message: 'embeds an unreadable private key' });
           }

@@ -133,8 +133,11 @@ export class StagePool {
     return this.free.pop() ?? mkdtempSync(path.join(this.root, 'stage-'));
   }
 
-  give(stage: string, step: Step): void {
-    for (const r of [...step.reads, ...step.outputs.map((o) => o.path)]) {
+  give(stage: string, step: Step, promoted: boolean): void {
+    // promoted outputs (a serial is also a read) were renamed out of the stage: an unlink of each
+    // would only fail, and a failed system call costs node an exception
+    const names = promoted ? step.reads.filter((r) => !step.outputs.some((o) => o.path === r)) : [...step.reads, ...step.outputs.map((o) => o.path)];
+    for (const r of names) {
       try {
         unlinkSync(inDir(stage, r));
       } catch (e) {
@@ -230,6 +233,7 @@ export async function runOpensslStep(step: Step, index: number, run: RunShared, 
   };
   const command = commandLine(step.argv!, 'openssl');
   let stage: string | undefined;
+  let promoted = false;
   try {
     stage = makeStage(step, run.stages.take(), ctx, command, early);
     const res = await ctx.openssl!.run(step.argv!, stage, signal);
@@ -253,6 +257,7 @@ export async function runOpensslStep(step: Step, index: number, run: RunShared, 
     if (r.problems.length) throw failedChecks(step, r.problems, command);
     await synced;
     const status = promote(step, stage, ctx);
+    promoted = true;
     const cert = r.cert && { path: r.cert.path, sha256: sha256(r.cert.bytes), facts: r.cert.facts };
     return { step, index, status, command, checked: r.lines, cert, ms: performance.now() - t0, timing };
   } catch (e) {
@@ -262,6 +267,6 @@ export async function runOpensslStep(step: Step, index: number, run: RunShared, 
     throw new StepError(`step ${step.id} could not complete: ${describeWriteError(e)}`, step.id, command, '');
   } finally {
     end();
-    if (stage) run.stages.give(stage, step);
+    if (stage) run.stages.give(stage, step, promoted);
   }
 }

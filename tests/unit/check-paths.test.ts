@@ -10,11 +10,12 @@ import { certRows } from '../../src/catalog/certs.js';
 import { evaluate } from '../../src/check/evaluate.js';
 import { checkCsr, checkKey } from '../../src/check/rules.js';
 import { defaultSpec } from '../../src/spec/load.js';
-import { derToPem, pemToDer, tlv } from '../../src/x509/der.js';
-import { readCertificate, readCsr, readPrivateKey, spkiOf } from '../../src/x509/inspect.js';
+import { derToPem, pemToDer, readTlv, tlv } from '../../src/x509/der.js';
+import { certHoldsKey, readCertificate, readCsr, readPrivateKey, spkiOf, type KeyInfo } from '../../src/x509/inspect.js';
 import { FIXTURES } from '../helpers/cli.js';
 
 const f = (name: string) => readFileSync(path.join(FIXTURES, 'x509', name), 'utf8');
+const pkcs1Pem = (k: KeyObject) => k.export({ format: 'pem', type: 'pkcs1' }) as string;
 const pkcs8 = (k: KeyObject) => k.export({ format: 'pem', type: 'pkcs8' }) as string;
 const rsa = (bits: number) => generateKeyPairSync('rsa', { modulusLength: bits }).privateKey;
 const ec = (namedCurve: string) => generateKeyPairSync('ec', { namedCurve }).privateKey;
@@ -27,12 +28,27 @@ function nodeVerdict(pem: string): KeyObject | 'throws' {
     return 'throws';
   }
 }
+/** what the checks make of it: the key (made when asked for, which must then not throw), or that
+ *  reading it throws */
 function ourVerdict(pem: string): KeyObject | 'throws' {
+  let info;
   try {
-    return readPrivateKey(pem).key;
+    info = readPrivateKey(pem);
   } catch {
     return 'throws';
   }
+  return info.key;
+}
+/** the nine INTEGERs of an RSAPrivateKey, each as its whole DER */
+function rsaInts(rsa: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  const seq = readTlv(rsa);
+  for (let at = seq.body; at < seq.end; ) {
+    const t = readTlv(rsa, at);
+    out.push(rsa.subarray(t.start, t.end));
+    at = t.end;
+  }
+  return out;
 }
 const same = (a: KeyObject | 'throws', b: KeyObject | 'throws') => (a === 'throws' || b === 'throws' ? a === b : a.equals(b));
 
@@ -118,10 +134,27 @@ describe('private keys', () => {
       wrap(v0, alg, flip(inner, 6)), // the RSAPrivateKey's version
       wrap(v0, alg, flip(inner, 0)), // not a SEQUENCE
       wrap(v0, alg, flip(inner, 4)), // an INTEGER's tag
+      wrap(v0, alg, tlv(0x30, ...rsaInts(inner).slice(0, 8))), // eight INTEGERs
+      wrap(v0, alg, tlv(0x30, ...rsaInts(inner), tlv(0x02, Buffer.from([1])))), // ten INTEGERs
+      wrap(v0, alg, tlv(0x30, ...rsaInts(inner).map((x, i) => (i === 2 ? tlv(0x02, Buffer.from([0, 1, 0, 1])) : x)))), // e not in its shortest form
+      wrap(v0, alg, tlv(0x30, ...rsaInts(inner).map((x, i) => (i === 2 ? tlv(0x02, Buffer.from([0xff, 0x01])) : x)))), // a negative e
+      wrap(v0, alg, tlv(0x30, ...rsaInts(inner).map((x, i) => (i === 0 ? tlv(0x02, Buffer.from([0, 0])) : x)))), // version 0 written long
       derToPem(Buffer.concat([der, Buffer.from('0500', 'hex')]), 'PRIVATE KEY'), // bytes after the PKCS#8
       derToPem(flip(der, 1), 'PRIVATE KEY'), // the outer length
     ];
     for (const t of texts) expect([t, same(ourVerdict(t), nodeVerdict(t))]).toEqual([t, true]);
+  });
+
+  test('an RSA key as OpenSSL writes it is read without making its private KeyObject, which is made (the same as node’s) when asked for', () => {
+    for (const bits of [1024, 2048, 3072]) {
+      const pem = bits === 2048 ? f('test-only-leaf.key') : pkcs8(rsa(bits));
+      const k = readPrivateKey(pem);
+      const n = createPrivateKey(pem);
+      expect(Object.getOwnPropertyDescriptor(k, 'key')?.get).toBeDefined();
+      expect([k.type, k.bits, k.publicId]).toEqual(['rsa', n.asymmetricKeyDetails?.modulusLength, readPrivateKey(pkcs1Pem(n)).publicId]);
+      expect(k.key.equals(n)).toBe(true);
+      expect(k.key).toBe(k.key);
+    }
   });
 
   test('checkKey: the same problems on both paths', () => {
@@ -142,6 +175,28 @@ function csrOf(key: KeyObject, row: { cn: string; o: string[] }, signer = key, s
   const sig = sign('sha256', info, signer);
   return derToPem(tlv(0x30, info, alg, tlv(0x03, Buffer.from([0]), sig)), 'CERTIFICATE REQUEST');
 }
+
+describe('a certificate and its key', () => {
+  const ca = readPrivateKey(f('test-only-ca.key'));
+  const leaf = readPrivateKey(f('test-only-leaf.key'));
+  /** the same key information, with a private KeyObject that must not be asked for */
+  const untouchable = (k: KeyInfo) => Object.defineProperties({}, { ...Object.getOwnPropertyDescriptors(k), key: { get: () => { throw new Error('the private KeyObject was asked for'); } } }) as KeyInfo;
+  /** the same key, with SPKI bytes that differ from the certificate's (another encoding of it) */
+  const otherBytes = (k: KeyInfo) => Object.defineProperties({}, { ...Object.getOwnPropertyDescriptors(k), spki: { value: Buffer.concat([k.spki, Buffer.from([0])]) } }) as KeyInfo;
+
+  test('the SPKI bytes of the key decide a match without OpenSSL', () => {
+    expect(certHoldsKey(readCertificate(f('ca.crt')), untouchable(ca))).toBe(true);
+    expect(certHoldsKey(readCertificate(f('server.crt')), untouchable(leaf))).toBe(true);
+  });
+
+  test('any other pair gets OpenSSL’s verdict, as x509.checkPrivateKey gives it', () => {
+    for (const [crt, k] of [['ca.crt', ca], ['ca.crt', leaf], ['admin.crt', ca], ['admin.crt', leaf]] as const) {
+      const c = readCertificate(f(crt));
+      expect([crt, certHoldsKey(c, otherBytes(k))]).toEqual([crt, c.x509.checkPrivateKey(k.key)]);
+      expect([crt, certHoldsKey(c, k)]).toEqual([crt, c.x509.checkPrivateKey(k.key)]);
+    }
+  });
+});
 
 describe('requests', () => {
   const leaf = readPrivateKey(f('test-only-leaf.key'));

@@ -21,12 +21,26 @@ describe('StagePool', () => {
     expect(a).not.toBe(b);
     mkdirSync(path.join(a, 'clients'));
     for (const f of ['ca.crt', 'ca.key', 'ca.srl', 'clients/admin.csr', 'clients/admin.crt', 'other']) writeFileSync(path.join(a, f), f);
-    pool.give(a, signing('clients/admin.csr', 'clients/admin.crt'));
+    pool.give(a, signing('clients/admin.csr', 'clients/admin.crt'), false);
     for (const f of ['ca.crt', 'ca.key', 'ca.srl', 'clients/admin.csr', 'clients/admin.crt']) expect([f, existsSync(path.join(a, f))]).toEqual([f, false]);
     // a folder of its own making stays: the next step of the same shape needs it again
     expect(statSync(path.join(a, 'clients')).isDirectory()).toBe(true);
     expect(pool.take()).toBe(a);
     expect(pool.take()).not.toBe(b);
+  });
+
+  test('after a promotion only the inputs are unlinked: the outputs (the serial among them) were renamed away', () => {
+    const root = tmpDir('kubepki-stages-');
+    const pool = new StagePool(root);
+    const a = pool.take();
+    mkdirSync(path.join(a, 'clients'));
+    // what a promoted signing leaves: its inputs, and the serial's spare; a file at an output's
+    // name stands for "not tried": a promoted output is gone, and unlinking it could only fail
+    for (const f of ['ca.crt', 'ca.key', 'clients/admin.csr', 'clients/admin.crt', 'ca.srl' + SPARE]) writeFileSync(path.join(a, f), f);
+    pool.give(a, signing('clients/admin.csr', 'clients/admin.crt'), true);
+    for (const f of ['ca.crt', 'ca.key', 'clients/admin.csr']) expect([f, existsSync(path.join(a, f))]).toEqual([f, false]);
+    expect(['clients/admin.crt', 'ca.srl' + SPARE].map((f) => existsSync(path.join(a, f)))).toEqual([true, true]);
+    expect(pool.take()).toBe(a);
   });
 
   test('a name the step left that cannot be removed keeps the folder out of the pool', () => {
@@ -35,7 +49,7 @@ describe('StagePool', () => {
     const a = pool.take();
     // a folder where the step's output belongs: unlink fails with EISDIR or EPERM
     mkdirSync(path.join(a, 'ca.crt'));
-    pool.give(a, signing('x.csr', 'x.crt'));
+    pool.give(a, signing('x.csr', 'x.crt'), false);
     expect(pool.take()).not.toBe(a);
   });
 });
