@@ -4,7 +4,7 @@
 import { subjOf, type CertRow } from '../catalog/certs.js';
 import { keyName, type KeyWant } from '../catalog/keys.js';
 import { nameToSubj, OID } from '../x509/der.js';
-import { certHoldsKey, publicId, readCertificate, readCertificates, readCsr, readPrivateKey, type CertInfo, type KeyInfo } from '../x509/inspect.js';
+import { certHoldsKey, publicId, readCertificate, readCertificates, readCsr, readByOpenssl, readPrivateKey, signedBy, type CertInfo, type KeyInfo } from '../x509/inspect.js';
 
 export interface Problem {
   file: string;
@@ -121,13 +121,17 @@ export function checkCert(
   } catch {
     return { problems: [p(file, 'unparsable', 'is not a readable PEM certificate')] };
   }
+  const signed = row.kind === 'ca' ? signedBy(c, c.publicKey) : signer && signedBy(c, signer.publicKey);
+  // what the DER reader read alone and whose signature verifies is readable; anything else is
+  // readable if OpenSSL reads it (a byte changed where only OpenSSL refuses it fails the signature)
+  if (signed !== true && !readByOpenssl(c)) return { problems: [p(file, 'unparsable', 'is not a readable PEM certificate')] };
   const problems: Problem[] = [];
   const want = subjOf(row);
   const got = nameToSubj(c.subject);
   if (got !== want) problems.push(p(file, 'identity', `has subject ${got}; expected ${want}`));
   if (key && !certHoldsKey(c, key)) problems.push(p(file, 'key-mismatch', 'does not match its private key'));
   if (row.kind === 'ca') {
-    if (nameToSubj(c.issuer) !== got || !c.x509.verify(c.publicKey)) problems.push(p(file, 'not-self-signed', 'is not a self-signed CA certificate'));
+    if (nameToSubj(c.issuer) !== got || !signed) problems.push(p(file, 'not-self-signed', 'is not a self-signed CA certificate'));
     if (!c.basicConstraints?.ca) problems.push(p(file, 'not-a-ca', 'lacks basicConstraints CA:TRUE'));
     else if (!c.basicConstraints.critical) problems.push(p(file, 'not-a-ca', 'has basicConstraints CA:TRUE that is not marked critical'));
     if (!c.extensions.some((e) => e.oid === OID.subjectKeyIdentifier)) problems.push(p(file, 'not-a-ca', 'lacks a subjectKeyIdentifier'));
@@ -135,7 +139,7 @@ export function checkCert(
     if (signer) {
       const issuer = nameToSubj(c.issuer);
       const caSubj = nameToSubj(signer.subject);
-      if (!c.x509.verify(signer.publicKey)) {
+      if (!signed) {
         problems.push(p(file, 'not-signed-by-ca', `is not signed by ${row.signer}.crt${issuer === caSubj ? ' (same issuer name, different key: another CA with the same CN)' : ` (issuer ${issuer})`}`));
       } else if (issuer !== caSubj) problems.push(p(file, 'issuer', `names issuer ${issuer}; its CA is ${caSubj}`));
     }
@@ -204,7 +208,7 @@ export function checkCaBundle(file: string, pem: string, now: Date, warnDays?: n
     else if (warnDays !== undefined && c.notAfter.getTime() - now.getTime() < warnDays * 86_400_000) problems.push(p(file, 'expiring', `${nameToSubj(c.subject)} expires on ${c.notAfter.toISOString()}, within ${warnDays} days`));
     const issuerName = nameToSubj(c.issuer);
     const issuer = chain.find((x) => x !== c && nameToSubj(x.subject) === issuerName);
-    if (issuer && !c.x509.verify(issuer.publicKey)) problems.push(p(file, 'not-signed-by-ca', `is not signed by its issuer ${issuerName} in the same bundle${which}`));
+    if (issuer && !signedBy(c, issuer.publicKey)) problems.push(p(file, 'not-signed-by-ca', `is not signed by its issuer ${issuerName} in the same bundle${which}`));
   });
   return { chain, problems };
 }
@@ -214,7 +218,7 @@ export function checkCaBundle(file: string, pem: string, now: Date, warnDays?: n
 export function issuerIn(chain: CertInfo[], leafPem: string): CertInfo {
   try {
     const leaf = readCertificate(leafPem);
-    return chain.find((c) => leaf.x509.verify(c.publicKey)) ?? chain[0];
+    return chain.find((c) => signedBy(leaf, c.publicKey)) ?? chain[0];
   } catch {
     return chain[0];
   }

@@ -3,15 +3,15 @@
 // request of the key's own SPKI checked with the key's public half, sa.pub matched by its text.
 // Keys are made in-process (node writes PKCS#8 PEM with OpenSSL's writer, as openssl does); nothing
 // is spawned and nothing is timed.
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { certRows } from '../../src/catalog/certs.js';
 import { evaluate } from '../../src/check/evaluate.js';
-import { checkCsr, checkKey } from '../../src/check/rules.js';
+import { checkCert, checkCsr, checkKey } from '../../src/check/rules.js';
 import { defaultSpec } from '../../src/spec/load.js';
 import { derToPem, pemToDer, readTlv, tlv } from '../../src/x509/der.js';
-import { certHoldsKey, readCertificate, readCsr, readPrivateKey, spkiOf, type KeyInfo } from '../../src/x509/inspect.js';
+import { certHoldsKey, readCertificate, readCsr, readPrivateKey, signedBy, spkiOf, type KeyInfo } from '../../src/x509/inspect.js';
 import { FIXTURES } from '../helpers/cli.js';
 
 const f = (name: string) => readFileSync(path.join(FIXTURES, 'x509', name), 'utf8');
@@ -175,6 +175,68 @@ function csrOf(key: KeyObject, row: { cn: string; o: string[] }, signer = key, s
   const sig = sign('sha256', info, signer);
   return derToPem(tlv(0x30, info, alg, tlv(0x03, Buffer.from([0]), sig)), 'CERTIFICATE REQUEST');
 }
+
+describe('certificates', () => {
+  const caPub = createPublicKey(createPrivateKey(f('test-only-ca.key')));
+  const leafPub = createPublicKey(createPrivateKey(f('test-only-leaf.key')));
+  const RSA_CERTS = ['ca.crt', 'server.crt', 'admin.crt', 'admin-v1.crt', 'admin-bare-v3.crt', 'v6.crt', 'weak-ca.crt'];
+
+  test('one of OpenSSL’s writing, for an RSA key signed with RSA, is read without X509Certificate, with its verdicts', () => {
+    for (const name of RSA_CERTS) {
+      const c = readCertificate(f(name));
+      const x = new X509Certificate(f(name));
+      expect([name, c.signed !== undefined]).toEqual([name, true]);
+      expect([name, c.notBefore.toISOString(), c.notAfter.toISOString()]).toEqual([name, new Date(x.validFrom).toISOString(), new Date(x.validTo).toISOString()]);
+      expect([name, c.publicKey.equals(x.publicKey)]).toEqual([name, true]);
+      for (const k of [caPub, leafPub]) expect([name, signedBy(c, k)]).toEqual([name, x.verify(k)]);
+      expect([name, c.x509.fingerprint256]).toEqual([name, x.fingerprint256]);
+    }
+  });
+
+  test('every one-bit change of a certificate: readable where OpenSSL reads it, or its signature fails; the same dates and signature verdicts where both read it', () => {
+    const pem = f('server.crt');
+    const der = pemToDer(pem, 'CERTIFICATE');
+    const server = certRows(defaultSpec()).find((r) => r.id === 'apiserver')!;
+    const ca = readCertificate(f('ca.crt'));
+    let onlyOurs = 0;
+    for (let at = 0; at < der.length; at++) {
+      const b = Buffer.from(der);
+      b[at] ^= 0x01;
+      const text = derToPem(b, 'CERTIFICATE');
+      let ours;
+      let theirs;
+      try {
+        ours = readCertificate(text);
+      } catch {
+        ours = undefined;
+      }
+      try {
+        theirs = new X509Certificate(b);
+      } catch {
+        theirs = undefined;
+      }
+      if (!ours) continue;
+      if (!theirs) {
+        onlyOurs++;
+        expect([at, signedBy(ours, caPub)]).toEqual([at, false]);
+        // and the check says what it said when X509Certificate read every certificate
+        expect([at, checkCert('server.crt', text, server, undefined, ca, { now: new Date() }).problems.map((x) => x.code)]).toEqual([at, ['unparsable']]);
+        continue;
+      }
+      expect([at, ours.notBefore.getTime(), ours.notAfter.getTime()]).toEqual([at, new Date(theirs.validFrom).getTime(), new Date(theirs.validTo).getTime()]);
+      expect([at, signedBy(ours, caPub), signedBy(ours, leafPub)]).toEqual([at, theirs.verify(caPub), theirs.verify(leafPub)]);
+    }
+    // the property above is not vacuous: some changes are read by one reader and not the other
+    expect(onlyOurs).toBeGreaterThan(0);
+  });
+
+  test('any other text is read by X509Certificate: CRLF, a block without its last newline (a bundle’s), text before it', () => {
+    const pem = f('server.crt');
+    expect(readCertificate(pem.replace(/\n/g, '\r\n')).signed).toBeUndefined();
+    expect(readCertificate(pem.trimEnd()).signed).toBeUndefined();
+    expect(readCertificate(`a comment\n${pem}`).signed).toBeUndefined();
+  });
+});
 
 describe('a certificate and its key', () => {
   const ca = readPrivateKey(f('test-only-ca.key'));
