@@ -186,7 +186,10 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
     const cpuRan = cpuMs();
     // the certificates just checked are not parsed again for the manifest
     const known = new Map(outcomes.flatMap((x) => (x.cert ? [[x.cert.path, x.cert] as const] : [])));
-    const manifestChanged = await writeManifest(plan, out, resolved.origin, opts.version, tmpRoot, known);
+    // nor are the files the steps wrote (or compared) read again: in plan order, the last step
+    // that wrote a file (the serial of the last signing) is what OUT holds
+    const files = new Map(outcomes.flatMap((x) => (x.files ?? []).map((f) => [f.path, f] as const)));
+    const manifestChanged = await writeManifest(plan, out, resolved.origin, opts.version, tmpRoot, known, files);
     if (process.env.KUBEPKI_TRACE) await writeTrace(process.env.KUBEPKI_TRACE, { jobs, t0, ranAt, cpu0, cpuRan, outcomes });
     // the runner ran the preflight if any step needed openssl (a re-run with nothing to do runs none)
     const version = sel.steps.some((s) => s.argv) ? (await binary.ready()).version : undefined;

@@ -20,7 +20,16 @@ export interface StepOutcome {
   /** a certificate this step wrote and checked: its sha256 and what the manifest records of it
    *  (so that the manifest need not parse it again) */
   cert?: { path: string; sha256: string; facts: CertFacts };
+  /** outputs whose bytes the step's checks read (as they are in OUT now) and their mode: what the
+   *  manifest records of them, so that it need not read them again */
+  files?: WrittenFile[];
   timing: Timing;
+}
+
+export interface WrittenFile {
+  path: string;
+  sha256: string;
+  mode: number;
 }
 
 /** performance.now() marks: dispatched, openssl started and exited (openssl steps), done; and
@@ -62,6 +71,8 @@ export interface RunShared {
   ctx: RunContext;
   ready: () => Promise<Openssl | undefined>;
   stages: StagePool;
+  /** folders of OUT this run has made or found to be real folders (ensureDir looks at each once) */
+  outDirs: Set<string>;
 }
 
 export function runShared(ctx: RunContext, needsOpenssl: boolean): RunShared {
@@ -72,5 +83,5 @@ export function runShared(ctx: RunContext, needsOpenssl: boolean): RunShared {
       await ctx.beforeWrite?.();
       return v;
     })());
-  return { ctx, ready, stages: new StagePool(ctx.tmpRoot) };
+  return { ctx, ready, stages: new StagePool(ctx.tmpRoot), outDirs: new Set() };
 }

@@ -6,7 +6,7 @@ import { isSystemError, KubepkiError, StepError } from '../errors.js';
 import type { Step } from '../plan/plan.js';
 import { fillKubeconfig, renderKubeconfig, withYaml } from '../render/kubeconfig.js';
 import type { RunShared, StepOutcome, StepStatus, Timing } from './context.js';
-import { describeWriteError, ensureDir, inDir, modeOf, readInSync, writeAtomic } from './fsutil.js';
+import { describeWriteError, ensureDir, inDir, modeOf, readInSync, sha256, writeAtomic } from './fsutil.js';
 import { failedChecks, fileReader } from './stage.js';
 
 export async function runFileStep(step: Step, index: number, run: RunShared, timing: Timing): Promise<StepOutcome> {
@@ -25,19 +25,22 @@ export async function runFileStep(step: Step, index: number, run: RunShared, tim
     text = fillKubeconfig(t, (rel) => embedded.get(rel)!);
   } else text = step.content!;
   const before = readInSync(ctx.out, o.path);
+  const bytes = Buffer.from(text);
   let status: StepStatus = 'unchanged';
-  if (!before || !before.equals(Buffer.from(text)) || modeOf(ctx.out, o.path) !== o.mode) {
+  if (!before || !before.equals(bytes) || modeOf(ctx.out, o.path) !== o.mode) {
     try {
-      ensureDir(ctx.out, path.dirname(o.path));
-      await writeAtomic(inDir(ctx.out, o.path), text, o.mode, ctx.tmpRoot);
+      ensureDir(ctx.out, path.dirname(o.path), run.outDirs);
+      await writeAtomic(inDir(ctx.out, o.path), bytes, o.mode, ctx.tmpRoot);
     } catch (e) {
       if (e instanceof KubepkiError || !isSystemError(e)) throw e;
       throw new StepError(`cannot write ${o.path}: ${describeWriteError(e)}`, step.id, undefined, '');
     }
     status = before ? 'replaced' : 'created';
   }
-  if (status === 'unchanged') return { step, index, status, checked: [`${o.path}: unchanged`], ms: performance.now() - t0, timing };
+  // the manifest's record of the file: the bytes it holds (compared, or written and checked below)
+  const files = [{ path: o.path, sha256: sha256(bytes), mode: o.mode }];
+  if (status === 'unchanged') return { step, index, status, checked: [`${o.path}: unchanged`], files, ms: performance.now() - t0, timing };
   const r = evaluate(step.checks, { now: ctx.now(), rowsById: ctx.rowsById, read, written: { text, embedded } });
   if (r.problems.length) throw failedChecks(step, r.problems);
-  return { step, index, status, checked: r.lines, ms: performance.now() - t0, timing };
+  return { step, index, status, checked: r.lines, files, ms: performance.now() - t0, timing };
 }

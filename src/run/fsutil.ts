@@ -161,8 +161,13 @@ export function makeDirs(base: string, rel: string, mode: number, inPki = false)
   }
 }
 
-/** The folders of an output inside OUT (0755), refusing a symlink or a file on the way. */
-export const ensureDir = (out: string, relDir: string): void => makeDirs(out, relDir, 0o755, true);
+/** The folders of an output inside OUT (0755), refusing a symlink or a file on the way. A folder
+ *  in `known` is not looked at again (a run's steps write hundreds of files into the same few). */
+export function ensureDir(out: string, relDir: string, known?: Set<string>): void {
+  if (known?.has(relDir)) return;
+  makeDirs(out, relDir, 0o755, true);
+  known?.add(relDir);
+}
 
 /** --out must be a real folder we can write (created if missing); never a file or a symlink, nor
  *  on a pseudo file system. */

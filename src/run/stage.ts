@@ -68,7 +68,7 @@ export function keepSpare(dest: string, spare: string): void {
 
 /** Moves a step's checked (and, for keys, synced) outputs from its staging folder into OUT
  *  (synchronous: see readInSync). */
-function promote(step: Step, stage: string, ctx: RunContext): StepStatus {
+function promote(step: Step, stage: string, ctx: RunContext, outDirs: Set<string>): StepStatus {
   let status: StepStatus = 'created';
   for (const o of step.outputs) {
     const dest = inDir(ctx.out, o.path);
@@ -84,7 +84,7 @@ function promote(step: Step, stage: string, ctx: RunContext): StepStatus {
         chmodSync(b, 0o600);
       }
     }
-    ensureDir(ctx.out, path.dirname(o.path));
+    ensureDir(ctx.out, path.dirname(o.path), outDirs);
     if (o.type === 'serial') keepSpare(dest, inDir(stage, o.path) + SPARE);
     renameSync(inDir(stage, o.path), dest);
   }
@@ -129,8 +129,22 @@ export class StagePool {
   private free: string[] = [];
   constructor(private readonly root: string) {}
 
+  /** per folder: the subfolders made in it (they stay from step to step) */
+  private made = new Map<string, Set<string>>();
+
   take(): string {
     return this.free.pop() ?? mkdtempSync(path.join(this.root, 'stage-'));
+  }
+
+  /** The subfolders of `stage` for these OUT-relative folders (0700), each made once. */
+  dirs(stage: string, rels: Iterable<string>): void {
+    let made = this.made.get(stage);
+    if (!made) this.made.set(stage, (made = new Set()));
+    for (const d of rels) {
+      if (made.has(d)) continue;
+      makeDirs(stage, d, 0o700);
+      made.add(d);
+    }
   }
 
   give(stage: string, step: Step, promoted: boolean): void {
@@ -186,9 +200,9 @@ export function placeSerial(src: string, dst: string): void {
  *  start's producer come from its stage. Synchronous, and so is everything up to the spawn: a
  *  follow-up started at its producer's exit links the producer's outputs before the producer
  *  moves them away. */
-function makeStage(step: Step, stage: string, ctx: RunContext, command: string, early?: Early): string {
-  const dirs = new Set([...step.reads, ...step.outputs.map((o) => o.path)].map((r) => path.dirname(r)).filter((d) => d !== '.'));
-  for (const d of dirs) makeDirs(stage, d, 0o700);
+function makeStage(step: Step, stages: StagePool, ctx: RunContext, command: string, early?: Early): string {
+  const stage = stages.take();
+  stages.dirs(stage, new Set([...step.reads, ...step.outputs.map((o) => o.path)].map((r) => path.dirname(r)).filter((d) => d !== '.')));
   for (const r of step.reads) {
     const fromProducer = early?.outputs.has(r);
     const src = inDir(fromProducer ? early!.stage : ctx.out, r);
@@ -207,13 +221,13 @@ function makeStage(step: Step, stage: string, ctx: RunContext, command: string, 
 }
 
 /** The first output that openssl, having exited 0, did not write or wrote empty; the others get
- *  their modes. */
+ *  their modes (a chmod only where the mode differs: openssl writes a key 0600 itself). */
 function missingOutput(step: Step, stage: string, command: string, stderr: string): StepError | undefined {
   for (const o of step.outputs) {
     const st = lstatSync(inDir(stage, o.path), { throwIfNoEntry: false });
     if (!st || !st.isFile()) return new StepError(`step ${step.id}: openssl exited 0 but did not write ${o.path}`, step.id, command, stderr);
     if (st.size === 0) return new StepError(`step ${step.id}: openssl wrote an empty ${o.path}`, step.id, command, stderr);
-    chmodSync(inDir(stage, o.path), o.mode);
+    if ((st.mode & 0o7777) !== o.mode) chmodSync(inDir(stage, o.path), o.mode);
   }
   return undefined;
 }
@@ -235,7 +249,7 @@ export async function runOpensslStep(step: Step, index: number, run: RunShared, 
   let stage: string | undefined;
   let promoted = false;
   try {
-    stage = makeStage(step, run.stages.take(), ctx, command, early);
+    stage = makeStage(step, run.stages, ctx, command, early);
     const res = await ctx.openssl!.run(step.argv!, stage, signal);
     // nothing of a step is used before the preflight has passed (a missing openssl is reported
     // as that, not as a failed step)
@@ -253,13 +267,26 @@ export async function runOpensslStep(step: Step, index: number, run: RunShared, 
     const synced = syncKeys(step, stage);
     // a failed check does not leave its fsync unobserved
     synced.catch(() => undefined);
-    const r = evaluate(step.checks, { now: ctx.now(), rowsById: ctx.rowsById, read: fileReader(ctx.out, stage, new Set(step.outputs.map((o) => o.path))), bare: bareForm(openssl) });
+    const produced = new Set(step.outputs.map((o) => o.path));
+    const fromStage = fileReader(ctx.out, stage, produced);
+    // the bytes of its own outputs that the checks read are the bytes that go into OUT
+    const seen = new Map<string, Buffer>();
+    const read = (rel: string) => {
+      const b = fromStage(rel);
+      if (produced.has(rel)) seen.set(rel, b);
+      return b;
+    };
+    const r = evaluate(step.checks, { now: ctx.now(), rowsById: ctx.rowsById, read, bare: bareForm(openssl) });
     if (r.problems.length) throw failedChecks(step, r.problems, command);
     await synced;
-    const status = promote(step, stage, ctx);
+    const status = promote(step, stage, ctx, run.outDirs);
     promoted = true;
-    const cert = r.cert && { path: r.cert.path, sha256: sha256(r.cert.bytes), facts: r.cert.facts };
-    return { step, index, status, command, checked: r.lines, cert, ms: performance.now() - t0, timing };
+    const files = step.outputs.flatMap((o) => {
+      const b = seen.get(o.path);
+      return b ? [{ path: o.path, sha256: sha256(b), mode: o.mode }] : [];
+    });
+    const cert = r.cert && { path: r.cert.path, sha256: files.find((f) => f.path === r.cert!.path)?.sha256 ?? sha256(r.cert.bytes), facts: r.cert.facts };
+    return { step, index, status, command, checked: r.lines, cert, files, ms: performance.now() - t0, timing };
   } catch (e) {
     if (e instanceof KubepkiError) throw await explainFullDisk(e, ctx.out);
     // a failed system call is the machine's; anything else is a bug, kept with its stack

@@ -79,6 +79,21 @@ test('manifest.json lists every artifact with the command that made it, its sha2
   expect(JSON.stringify(m)).not.toMatch(/PRIVATE KEY/);
 });
 
+test('every manifest.json entry holds the sha256 and mode of the file on disk (the serial: of the last signing)', () => {
+  const m = JSON.parse(text('manifest.json'));
+  const files = m.artifacts.map((a: { path: string }) => a.path) as string[];
+  expect(files.length).toBeGreaterThan(30);
+  const sums = new Map(
+    execFileSync('sha256sum', files, { cwd: pki, encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(66), l.slice(0, 64)]),
+  );
+  for (const a of m.artifacts as { path: string; sha256: string; mode: string }[]) {
+    expect([a.path, a.sha256, a.mode]).toEqual([a.path, sums.get(a.path), (statSync(path.join(pki, a.path)).mode & 0o777).toString(8).padStart(4, '0')]);
+  }
+});
+
 test('the plan script, run with sh in another folder, yields certificates with the same subjects, issuers, extensions and SANs', () => {
   const script = kubepki(['plan']);
   expect(script.code).toBe(0);
