@@ -28,7 +28,7 @@ export interface Selection {
 /** Deciding what to do reads every artifact once, before anything else can run: synchronous
  *  reads (see readInSync). */
 function text(out: string, rel: string): string | undefined {
-  return readInSync(out, rel)?.toString('utf8');
+  return readInSync(out, rel, true)?.toString('utf8');
 }
 
 interface CaState {

@@ -24,7 +24,7 @@ export async function runFileStep(step: Step, index: number, run: RunShared, tim
     for (const f of t.embeds.values()) embedded.set(f, read(f));
     text = fillKubeconfig(t, (rel) => embedded.get(rel)!);
   } else text = step.content!;
-  const before = readInSync(ctx.out, o.path);
+  const before = readInSync(ctx.out, o.path, true);
   const bytes = Buffer.from(text);
   let status: StepStatus = 'unchanged';
   if (!before || !before.equals(bytes) || modeOf(ctx.out, o.path) !== o.mode) {

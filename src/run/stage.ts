@@ -16,7 +16,7 @@ import { EnvError, InternalError, isSystemError, KubepkiError, StepError } from 
 import type { Step } from '../plan/plan.js';
 import { commandLine } from '../render/script.js';
 import type { RunContext, RunShared, StepOutcome, StepStatus, Timing } from './context.js';
-import { describeWriteError, ensureDir, explainFullDisk, fsyncInPool, inDir, makeDirs, readInSync, sha256 } from './fsutil.js';
+import { describeWriteError, ensureDir, explainFullDisk, fsyncInPool, inDir, makeDirs, readInSync, readWithMode, sha256 } from './fsutil.js';
 
 export function failedChecks(step: Step, problems: Problem[], command?: string): StepError {
   return new StepError(
@@ -28,12 +28,11 @@ export function failedChecks(step: Step, problems: Problem[], command?: string):
   );
 }
 
-/** The bytes of an OUT-relative file: the step's own outputs from its stage, the rest from OUT. */
-export function fileReader(out: string, stage?: string, produced: ReadonlySet<string> = new Set()) {
+/** The bytes of an OUT-relative file in OUT. */
+export function fileReader(out: string) {
   return (rel: string): Buffer => {
-    const base = stage && produced.has(rel) ? stage : out;
-    const b = readInSync(base, rel);
-    if (!b) throw new EnvError(`${rel} is missing in ${base === out ? 'the PKI folder' : 'the staging folder'}: removed while kubepki was running?`);
+    const b = readInSync(out, rel);
+    if (!b) throw new EnvError(`${rel} is missing in the PKI folder: removed while kubepki was running?`);
     return b;
   };
 }
@@ -220,16 +219,27 @@ function makeStage(step: Step, stages: StagePool, ctx: RunContext, command: stri
   return stage;
 }
 
-/** The first output that openssl, having exited 0, did not write or wrote empty; the others get
- *  their modes (a chmod only where the mode differs: openssl writes a key 0600 itself). */
-function missingOutput(step: Step, stage: string, command: string, stderr: string): StepError | undefined {
+/** The outputs openssl wrote, read whole from the stage (the checks read these bytes, and they
+ *  are what goes into OUT), each given its mode (a chmod only where the mode differs: openssl
+ *  writes a key 0600 itself); or the first output that openssl, having exited 0, did not write
+ *  (or wrote as something other than a file) or wrote empty. */
+function readOutputs(step: Step, stage: string, command: string, stderr: string): Map<string, Buffer> | StepError {
+  const got = new Map<string, Buffer>();
   for (const o of step.outputs) {
-    const st = lstatSync(inDir(stage, o.path), { throwIfNoEntry: false });
-    if (!st || !st.isFile()) return new StepError(`step ${step.id}: openssl exited 0 but did not write ${o.path}`, step.id, command, stderr);
-    if (st.size === 0) return new StepError(`step ${step.id}: openssl wrote an empty ${o.path}`, step.id, command, stderr);
-    if ((st.mode & 0o7777) !== o.mode) chmodSync(inDir(stage, o.path), o.mode);
+    let r;
+    try {
+      r = readWithMode(stage, o.path);
+    } catch (e) {
+      // what is there is not a file openssl wrote (a folder, a symlink, a FIFO): said as before
+      const st = lstatSync(inDir(stage, o.path), { throwIfNoEntry: false });
+      if (st?.isFile()) throw e;
+    }
+    if (!r) return new StepError(`step ${step.id}: openssl exited 0 but did not write ${o.path}`, step.id, command, stderr);
+    if (r.bytes.length === 0) return new StepError(`step ${step.id}: openssl wrote an empty ${o.path}`, step.id, command, stderr);
+    if (r.mode !== o.mode) chmodSync(inDir(stage, o.path), o.mode);
+    got.set(o.path, r.bytes);
   }
-  return undefined;
+  return got;
 }
 
 /** `exited` is called once, as soon as the step's openssl process has ended (or could not start),
@@ -257,7 +267,8 @@ export async function runOpensslStep(step: Step, index: number, run: RunShared, 
     timing.spawned = res.startedAt;
     timing.exited = res.exitedAt;
     const ok = !signal.aborted && !res.failure && res.exitCode === 0;
-    const missing = ok ? missingOutput(step, stage, command, res.stderr) : undefined;
+    const outputs = ok ? readOutputs(step, stage, command, res.stderr) : undefined;
+    const missing = outputs instanceof StepError ? outputs : undefined;
     end(ok && !missing ? stage : undefined);
     if (signal.aborted) throw new StepError(`step ${step.id} was stopped`, step.id, command, '');
     if (!ok) throw new StepError(`step ${step.id} failed: openssl ${res.failure ?? `exited with code ${res.exitCode}`}`, step.id, command, res.stderr, step.outputs.map((o) => `${o.path} (${o.type})`));
@@ -267,24 +278,16 @@ export async function runOpensslStep(step: Step, index: number, run: RunShared, 
     const synced = syncKeys(step, stage);
     // a failed check does not leave its fsync unobserved
     synced.catch(() => undefined);
-    const produced = new Set(step.outputs.map((o) => o.path));
-    const fromStage = fileReader(ctx.out, stage, produced);
-    // the bytes of its own outputs that the checks read are the bytes that go into OUT
-    const seen = new Map<string, Buffer>();
-    const read = (rel: string) => {
-      const b = fromStage(rel);
-      if (produced.has(rel)) seen.set(rel, b);
-      return b;
-    };
+    // the checks read the step's own outputs as readOutputs read them, everything else from OUT
+    const produced = outputs as Map<string, Buffer>;
+    const fromOut = fileReader(ctx.out);
+    const read = (rel: string) => produced.get(rel) ?? fromOut(rel);
     const r = evaluate(step.checks, { now: ctx.now(), rowsById: ctx.rowsById, read, bare: bareForm(openssl) });
     if (r.problems.length) throw failedChecks(step, r.problems, command);
     await synced;
     const status = promote(step, stage, ctx, run.outDirs);
     promoted = true;
-    const files = step.outputs.flatMap((o) => {
-      const b = seen.get(o.path);
-      return b ? [{ path: o.path, sha256: sha256(b), mode: o.mode }] : [];
-    });
+    const files = step.outputs.map((o) => ({ path: o.path, sha256: sha256(produced.get(o.path)!), mode: o.mode }));
     const cert = r.cert && { path: r.cert.path, sha256: files.find((f) => f.path === r.cert!.path)?.sha256 ?? sha256(r.cert.bytes), facts: r.cert.facts };
     return { step, index, status, command, checked: r.lines, cert, files, ms: performance.now() - t0, timing };
   } catch (e) {

@@ -50,7 +50,7 @@ interface RememberedDoc {
 /** The remembered spec of OUT, validated again (the file may have been edited, or written by another
  *  kubepki); undefined when OUT has none. `shown` is how OUT is named in messages. */
 async function readRemembered(out: string, shown: string): Promise<RememberedDoc | undefined> {
-  const data = readInSync(out, REMEMBERED);
+  const data = readInSync(out, REMEMBERED, true);
   if (data === undefined) return undefined;
   const file = path.join(shown, REMEMBERED);
   const hint = `kubepki writes it at every generate and renew; pass the spec of this PKI with --spec FILE (that run remembers it again), or move ${file} away`;
@@ -79,7 +79,7 @@ async function readRemembered(out: string, shown: string): Promise<RememberedDoc
 /** What manifest.json says made OUT (kubepki before remembered specs recorded only that name). */
 function manifestSource(out: string): string | undefined {
   try {
-    const m = JSON.parse(readInSync(out, MANIFEST)?.toString('utf8') ?? 'null') as { spec?: unknown } | null;
+    const m = JSON.parse(readInSync(out, MANIFEST, true)?.toString('utf8') ?? 'null') as { spec?: unknown } | null;
     return typeof m?.spec === 'string' ? m.spec : undefined;
   } catch {
     return undefined;
@@ -134,7 +134,7 @@ export async function resolveSpec(file: string | undefined, out: string, shown: 
   }
   const markers = PKI_MARKERS.filter((f) => {
     try {
-      return readInSync(out, f) !== undefined;
+      return readInSync(out, f, true) !== undefined;
     } catch {
       return true;
     }
