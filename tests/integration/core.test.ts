@@ -4,7 +4,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
-import { kubepki, FIXTURES } from '../helpers/cli.js';
+import { CLI, kubepki, FIXTURES } from '../helpers/cli.js';
 import { cleanupTmp, tmpDir } from '../helpers/tmp.js';
 import { openssl } from '../helpers/tools.js';
 
@@ -31,6 +31,19 @@ test('generate (default --out ./pki) succeeds and prints each step: n/N, the com
   expect(gen.stdout).toMatch(/created +8: ca, apiserver, kube-controller-manager, kube-scheduler, kube-proxy, admin, kubelet-k8s-node-1, sa/);
   // a pipe gets no control characters
   expect(gen.stdout).not.toMatch(/\x1b|\r/);
+});
+
+test('stdout to a file (a log) gets the same lines as a pipe', () => {
+  const dir = tmpDir();
+  const log = path.join(dir, 'log');
+  const r = spawnSync('sh', ['-c', 'exec node "$0" generate --out "$1" > "$2"', CLI, path.join(dir, 'pki'), log], { encoding: 'utf8' });
+  expect([r.status, r.stderr]).toEqual([0, '']);
+  // the same lines, whatever order two jobs finished their steps in
+  const shape = (t: string, out: string) =>
+    t.replaceAll(out, 'OUT').replace(/^\[ ?\d+\/\d+\]/gm, '[n]').replace(/\d+(\.\d+)?m?s\b/g, 'T').replace(/[0-9A-F]{16,}/g, 'SERIAL').replace(/until \d{4}-\d\d-\d\d/g, 'until D').split('\n').sort();
+  const lines = readFileSync(log, 'utf8');
+  expect(lines).toMatch(/^\[ ?1\/\d+\] /);
+  expect(shape(lines, path.join(dir, 'pki'))).toEqual(shape(gen.stdout, pki).map((l) => l.replaceAll('./pki', 'OUT').replace(' pki/manifest', ' OUT/manifest')));
 });
 
 test('the six documented files, master_ssl.cnf and manifest.json; keys 0600, the rest 0644', () => {
