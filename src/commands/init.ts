@@ -5,9 +5,7 @@ import { EnvError } from '../errors.js';
 /** The spec's JSON Schema (what a spec file may hold: the input side of the zod schema), for
  *  editors. The rules across fields (names unique, lifetimes, …) are zod's alone. */
 export async function jsonSchema(): Promise<string> {
-  const z = await import('zod');
-  const { specSchema } = await import('../spec/schema.js');
-  const schema = z.toJSONSchema(specSchema, { io: 'input', unrepresentable: 'any' });
+  const schema = (await import('../spec/json-schema.js')).specJsonSchema();
   return JSON.stringify({ ...schema, title: 'kubepki cluster spec', description: 'kubepki init writes a commented example; kubepki plan --spec FILE validates it (every rule, with its path)' }, null, 2) + '\n';
 }
 

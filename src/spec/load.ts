@@ -1,7 +1,8 @@
 // Validating a spec (YAML or JSON text) and turning zod's issues into plain sentences with paths.
 // Loaded only for a --spec file (read.ts); the embedded default is validated by a unit test.
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 import { specSchema, type Spec } from './schema.js';
 import { DEFAULT_SOURCE, DEFAULT_SPEC_YAML } from './default.js';
 import { SpecError } from '../errors.js';
@@ -55,8 +56,9 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown
 }
 
 // One parse per process: zod's JIT (it compiles each object schema with new Function on first
-// use) costs more than it saves here.
-z.config({ jitless: true });
+// use) costs more than it saves here. zod/mini carries no messages of its own: its English ones
+// (those of `default:` above) are configured here.
+z.config({ ...en(), jitless: true });
 
 /** Validates a parsed document. Throws SpecError listing every problem. */
 export function parseSpec(doc: unknown, source: string): Spec {
