@@ -116,8 +116,9 @@ const RSA_SIG_ALGS = new Map(
 /** A UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime (YYYYMMDDHHMMSSZ) in the one form DER allows, as
  *  a Date; undefined for anything else. */
 function derTime(t: Tlv): Date | undefined {
+  if (t.tag !== 0x17 && t.tag !== 0x18) return undefined;
   const text = content(t).toString('latin1');
-  const m = (t.tag === 0x17 ? /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/ : t.tag === 0x18 ? /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/ : /^$/).exec(text);
+  const m = (t.tag === 0x17 ? /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/ : /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/).exec(text);
   if (!m) return undefined;
   let year = Number(m[1]);
   if (t.tag === 0x17) year += year < 50 ? 2000 : 1900;
@@ -127,14 +128,7 @@ function derTime(t: Tlv): Date | undefined {
   return date.getUTCMonth() === mo - 1 && date.getUTCDate() === d && date.getUTCHours() === h && date.getUTCMinutes() === mi && date.getUTCSeconds() === se ? date : undefined;
 }
 
-/** What a certificate of the form OpenSSL writes for an RSA key, signed with RSA PKCS#1 v1.5,
- *  holds for the checks, read by the DER reader alone: the text is one PEM block exactly as
- *  OpenSSL writes it; the DER is the three fields of a Certificate and nothing after them; the
- *  TBSCertificate has a version of 2 or 3 (or none: v1), a shortest-form serial, the signature
- *  algorithm of the outer field byte for byte, two names, validity times in their DER forms, an
- *  rsaEncryption SPKI around a PKCS#1 public key that node reads, and extensions only in v3. node's
- *  X509Certificate takes ~0.45 ms to read a certificate here (OpenSSL's decoders for its public
- *  key); this, a few µs. Undefined for anything else, which X509Certificate then reads. */
+/** What the checks take from a certificate that the DER reader reads alone (opensslRsaCert). */
 interface FastCert {
   notBefore: Date;
   notAfter: Date;
@@ -143,6 +137,7 @@ interface FastCert {
   hash: string;
   signature: Buffer;
 }
+
 /** [3] { SEQUENCE OF Extension }, each Extension an OID, an optional critical TRUE (DER writes
  *  no FALSE) and an OCTET STRING. */
 function extensionsInDer(field: Tlv): boolean {
@@ -155,6 +150,14 @@ function extensionsInDer(field: Tlv): boolean {
   });
 }
 
+/** What a certificate of the form OpenSSL writes for an RSA key, signed with RSA PKCS#1 v1.5,
+ *  holds for the checks, read by the DER reader alone: the text is one PEM block exactly as
+ *  OpenSSL writes it; the DER is the three fields of a Certificate and nothing after them; the
+ *  TBSCertificate has a version of 2 or 3 (or none: v1), a shortest-form serial, the signature
+ *  algorithm of the outer field byte for byte, two names, validity times in their DER forms, an
+ *  rsaEncryption SPKI around a PKCS#1 public key that node reads, and extensions only in v3. node's
+ *  X509Certificate takes ~0.45 ms to read a certificate here (OpenSSL's decoders for its public
+ *  key); this, a few µs. Undefined for anything else, which X509Certificate then reads. */
 function opensslRsaCert(pem: string, der: Buffer, cert: Tlv, top: Tlv[], f: Tlv[], i: number, version: number): FastCert | undefined {
   if (derToPem(der, 'CERTIFICATE') !== pem || cert.tag !== 0x30 || cert.start !== 0 || cert.end !== der.length || top.length !== 3) return undefined;
   const [tbs, sigAlg, sig] = top;
