@@ -288,7 +288,8 @@ export async function runOpensslStep(step: Step, index: number, run: RunShared, 
     const status = promote(step, stage, ctx, run.outDirs);
     promoted = true;
     const files = step.outputs.map((o) => ({ path: o.path, sha256: sha256(produced.get(o.path)!), mode: o.mode }));
-    const cert = r.cert && { path: r.cert.path, sha256: files.find((f) => f.path === r.cert!.path)?.sha256 ?? sha256(r.cert.bytes), facts: r.cert.facts };
+    // a certificate's check reads the step's own output: its record is in files
+    const cert = r.cert && { path: r.cert.path, sha256: files.find((f) => f.path === r.cert!.path)!.sha256, facts: r.cert.facts };
     return { step, index, status, command, checked: r.lines, cert, files, ms: performance.now() - t0, timing };
   } catch (e) {
     if (e instanceof KubepkiError) throw await explainFullDisk(e, ctx.out);
