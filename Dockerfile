@@ -11,6 +11,11 @@
 
 # ---- build stage: dev dependencies, tsc, npm pack --------------------------
 FROM node:20.20.2-bookworm-slim AS build
+# openssl: the build's training run (scripts/build.mjs) generates a throw-away PKI
+# in /tmp, removed by the same step, to make node's code cache for kubepki
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends openssl \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund

@@ -1,7 +1,19 @@
-// npm run build: type-check (tsc --noEmit, in package.json), then one esbuild bundle of src/cli.ts
-// into dist/cli.js with a chunk per command (dist/chunks), so that a command loads only what it
-// needs. Chunks of earlier builds are removed once they are 10 minutes old (a test run in the same
-// tree may still be loading them).
+// npm run build: type-check (tsc --noEmit, in package.json), then esbuild writes
+//   dist/kubepki-HASH.js     the program: src/cli.ts and everything it imports, one script that
+//                            evaluates to a function of (require, the script's URL); its modules
+//                            are evaluated when first imported, as with ES modules
+//   dist/kubepki-HASH.cache  V8's code cache for it, from a training run (below)
+//   dist/cli.js              the installed command (src/boot.ts): runs the program with its cache
+// HASH is the program's sha256 (16 hex digits); cli.js names both files and holds the cache's
+// sha256 (src/boot.ts offers V8 no other bytes). Files of earlier builds
+// are removed once they are 10 minutes old (a test run in the same tree may still be loading them),
+// and cli.js is replaced by a rename, after the files it names are written.
+//
+// The training run: `generate` of a two-node cluster into a temporary folder (removed at once: it
+// holds keys), with KUBEPKI_TRAIN_CODE_CACHE naming the cache file; the run writes the bytecode of
+// every function it compiled there at exit. It needs an openssl 3 (KUBEPKI_OPENSSL, else PATH);
+// without one the build writes no cache and says so, and kubepki compiles its code at every start.
+// The cache is V8's: a node other than the build's refuses it (and compiles as usual).
 //
 // dist/cli.js is both a POSIX sh script and an ES module. Run as the installed `kubepki` command
 // (#!/bin/sh), its second line is shell:  ':' //; unset NODE_EXTRA_CA_CERTS; exec node "$0" "$@"
@@ -10,33 +22,98 @@
 // benchmark machine, against 4 ms without it: performance.nodeTiming.v8Start); kubepki makes no
 // TLS connection, so the variable is of no use to it. For node, that line is a string
 // expression and a comment; `node dist/cli.js` runs the same program with the environment as is.
-import { chmodSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { build } from 'esbuild';
 
 const LAUNCHER = `':' //; unset NODE_EXTRA_CA_CERTS; exec node "$0" "$@"`;
-
-await build({
-  entryPoints: ['src/cli.ts'],
+const common = {
   bundle: true,
   platform: 'node',
-  format: 'esm',
   target: 'node20',
-  splitting: true,
-  outdir: 'dist',
-  chunkNames: 'chunks/[name]-[hash]',
-  entryNames: '[name]',
   minify: !process.env.KUBEPKI_BUILD_READABLE, minifyWhitespace: true, minifySyntax: true,
   legalComments: 'none',
   logLevel: 'warning',
-  // bundled CommonJS dependencies (ini, yaml) call require() for node's built-ins
-  banner: { js: `import{createRequire as __kubepkiRequire}from'node:module';const require=__kubepkiRequire(import.meta.url);` },
+  write: false,
+};
+
+mkdirSync('dist', { recursive: true });
+const prog = await build({
+  ...common,
+  entryPoints: ['src/cli.ts'],
+  format: 'cjs',
+  outfile: 'dist/program.js',
+  define: { 'import.meta.url': '__kubepkiUrl' },
+  banner: { js: '(function(require,__kubepkiUrl){' },
+  footer: { js: '})' },
 });
+const program = prog.outputFiles[0].contents;
+const hash = createHash('sha256').update(program).digest('hex').slice(0, 16);
+const name = `kubepki-${hash}`;
+// a file of this name holds these bytes already; a test run may be reading it
+if (!existsSync(`dist/${name}.js`)) {
+  writeFileSync(`dist/.${name}.js`, program);
+  renameSync(`dist/.${name}.js`, `dist/${name}.js`);
+}
 
-// the launcher goes right after the #!/bin/sh line of src/cli.ts, in dist/cli.js only
-const cli = readFileSync('dist/cli.js', 'utf8');
-if (!cli.startsWith('#!/bin/sh\n')) throw new Error('build: src/cli.ts must start with #!/bin/sh');
-writeFileSync('dist/cli.js', cli.replace('\n', `\n${LAUNCHER}\n`));
-chmodSync('dist/cli.js', 0o755);
+/** Writes dist/.cli-next.js: the launcher, naming the program and a cache of that sha256. */
+async function writeBoot(cacheSha256) {
+  const boot = await build({
+    ...common,
+    entryPoints: ['src/boot.ts'],
+    format: 'esm',
+    outfile: 'dist/cli.js',
+    define: {
+      KUBEPKI_PROGRAM: JSON.stringify(`./${name}.js`),
+      KUBEPKI_CODE_CACHE: JSON.stringify(`./${name}.cache`),
+      KUBEPKI_CODE_CACHE_SHA256: JSON.stringify(cacheSha256),
+    },
+  });
+  const cli = boot.outputFiles[0].text;
+  if (!cli.startsWith('#!/bin/sh\n')) throw new Error('build: src/boot.ts must start with #!/bin/sh');
+  writeFileSync('dist/.cli-next.js', cli.replace('\n', `\n${LAUNCHER}\n`), { mode: 0o755 });
+  chmodSync('dist/.cli-next.js', 0o755);
+}
 
-const chunks = 'dist/chunks';
-for (const f of readdirSync(chunks)) if (Date.now() - statSync(`${chunks}/${f}`).mtimeMs > 6e5) rmSync(`${chunks}/${f}`);
+const cache = `dist/${name}.cache`;
+// trained by every build, for the node that runs it; the training run reads no cache, so the
+// sha256 its launcher holds does not matter
+await writeBoot('');
+train(cache);
+await writeBoot(existsSync(cache) ? createHash('sha256').update(readFileSync(cache)).digest('hex') : '');
+renameSync('dist/.cli-next.js', 'dist/cli.js');
+
+for (const f of readdirSync('dist')) {
+  const p = `dist/${f}`;
+  if (/^kubepki-[0-9a-f]{16}\.(js|cache)$/.test(f) && !f.startsWith(`${name}.`) && Date.now() - statSync(p).mtimeMs > 6e5) rmSync(p);
+}
+// the ES module chunks of earlier builds
+if (existsSync('dist/chunks')) for (const f of readdirSync('dist/chunks')) if (Date.now() - statSync(`dist/chunks/${f}`).mtimeMs > 6e5) rmSync(`dist/chunks/${f}`);
+
+/** The training run (see above): writes `file`, or nothing and a note why. */
+function train(file) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kubepki-train-'));
+  const part = `${file}.${process.pid}`;
+  try {
+    const spec = path.join(dir, 'cluster.yaml');
+    writeFileSync(spec, 'master: {hostname: k8s-master, ip: 192.168.18.3}\nnodes:\n  - {name: node-1, ip: 10.0.0.1}\n  - {name: node-2, ip: 10.0.0.2}\n');
+    const r = spawnSync(process.execPath, ['dist/.cli-next.js', 'generate', '--out', path.join(dir, 'pki'), '--spec', spec], {
+      env: { ...process.env, KUBEPKI_TRAIN_CODE_CACHE: part },
+      encoding: 'utf8',
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    if (r.status !== 0 || !existsSync(part)) {
+      rmSync(file, { force: true });
+      const why = r.error ? r.error.message : (r.stderr.trim().split('\n')[0] ?? `exit code ${r.status}`);
+      console.warn(`build: no code cache (its training run failed: ${why}); kubepki compiles its code at every start`);
+      rmSync(part, { force: true });
+      return;
+    }
+    renameSync(part, file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,10 +1,8 @@
-#!/bin/sh
 // argv -> command (the parsing itself is cli-args.ts). The one catch and the only process.exit:
 // explained errors exit with their code (2 usage/spec, 1 failed step/verification/environment);
 // anything else is a bug and says so. Commands are imported lazily so that --version and plan load
 // only what they need.
-// Line 2 of dist/cli.js, added by scripts/build.mjs, makes the file a sh launcher as well: the
-// installed command starts node without NODE_EXTRA_CA_CERTS (see there why).
+// The program bundle that dist/cli.js (src/boot.ts) runs; import.meta.url is the bundle's URL.
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { jsonAsked, readArgv, toInvocation } from './cli-args.js';
@@ -15,10 +13,11 @@ import type { ErrorReport } from './errors.js';
  *  spend more CPU compiling it, on threads beside the openssl processes, than the compiled code
  *  saves. Set only once the command's modules are loaded: a changed flag makes V8 refuse node's
  *  embedded code cache, so every built-in module loaded after it (node:crypto, child_process, …)
- *  would be compiled from source. Code compiled before is still held to the limit. */
+ *  would be compiled from source. Code compiled before is still held to the limit. Not while the
+ *  build trains the code cache (src/boot.ts): a cache made under a changed flag is refused. */
 async function load<T>(m: Promise<T>): Promise<T> {
   const mod = await m;
-  setFlagsFromString('--max-opt=1');
+  if (!process.env.KUBEPKI_TRAIN_CODE_CACHE) setFlagsFromString('--max-opt=1');
   return mod;
 }
 
