@@ -196,7 +196,14 @@ export async function executeRun(command: string, opts: RunOptions, select: (pla
     const summary = summarize({ command, out, shownOut: opts.out, source: resolved.source, changes: resolved.changes, sel, version, jobs, ms: performance.now() - t0 }, outcomes, manifestChanged);
     (opts.json ? writeJsonSummary : writeTextSummary)(o, summary);
   } finally {
-    await fsp.rm(tmpRoot, { recursive: true, force: true }).catch(() => undefined);
+    // synchronous: what is left are the few staging folders (a serial's spare inode, empty
+    // subfolders); node's promise-based rm takes a round trip through the thread pool per entry,
+    // on the run's critical path
+    try {
+      rmSync(tmpRoot, { recursive: true, force: true });
+    } catch {
+      // removed at the next run's start
+    }
     await lock.release();
   }
 }
