@@ -4,8 +4,7 @@
 //                            are evaluated when first imported, as with ES modules
 //   dist/kubepki-HASH.cache  V8's code cache for it, from a training run (below)
 //   dist/cli.js              the installed command (src/boot.ts): runs the program with its cache
-// HASH is the program's sha256 (16 hex digits); cli.js names both files and holds the cache's
-// sha256 (src/boot.ts offers V8 no other bytes). Files of earlier builds
+// HASH is the program's sha256 (16 hex digits); cli.js names both files. Files of earlier builds
 // are removed once they are 10 minutes old (a test run in the same tree may still be loading them),
 // and cli.js is replaced by a rename, after the files it names are written.
 //
@@ -24,7 +23,7 @@
 // expression and a comment; `node dist/cli.js` runs the same program with the environment as is.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
@@ -59,8 +58,8 @@ if (!existsSync(`dist/${name}.js`)) {
   renameSync(`dist/.${name}.js`, `dist/${name}.js`);
 }
 
-/** Writes dist/.cli-next.js: the launcher, naming the program and a cache of that sha256. */
-async function writeBoot(cacheSha256) {
+/** Writes dist/.cli-next.js: the launcher, naming the program and its cache. */
+async function writeBoot() {
   const boot = await build({
     ...common,
     entryPoints: ['src/boot.ts'],
@@ -69,7 +68,6 @@ async function writeBoot(cacheSha256) {
     define: {
       KUBEPKI_PROGRAM: JSON.stringify(`./${name}.js`),
       KUBEPKI_CODE_CACHE: JSON.stringify(`./${name}.cache`),
-      KUBEPKI_CODE_CACHE_SHA256: JSON.stringify(cacheSha256),
     },
   });
   const cli = boot.outputFiles[0].text;
@@ -79,11 +77,9 @@ async function writeBoot(cacheSha256) {
 }
 
 const cache = `dist/${name}.cache`;
-// trained by every build, for the node that runs it; the training run reads no cache, so the
-// sha256 its launcher holds does not matter
-await writeBoot('');
+// trained by every build, for the node that runs it
+await writeBoot();
 train(cache);
-await writeBoot(existsSync(cache) ? createHash('sha256').update(readFileSync(cache)).digest('hex') : '');
 renameSync('dist/.cli-next.js', 'dist/cli.js');
 
 for (const f of readdirSync('dist')) {
