@@ -103,7 +103,7 @@ function train(file) {
     });
     if (r.status !== 0 || !existsSync(part)) {
       rmSync(file, { force: true });
-      const why = r.error ? r.error.message : (r.stderr.trim().split('\n')[0] ?? `exit code ${r.status}`);
+      const why = r.error ? r.error.message : (r.stderr.trim().split('\n')[0] || `exit code ${r.status}`);
       console.warn(`build: no code cache (its training run failed: ${why}); kubepki compiles its code at every start`);
       rmSync(part, { force: true });
       return;
