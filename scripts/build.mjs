@@ -58,28 +58,21 @@ if (!existsSync(`dist/${name}.js`)) {
   renameSync(`dist/.${name}.js`, `dist/${name}.js`);
 }
 
-/** Writes dist/.cli-next.js: the launcher, naming the program and its cache. */
-async function writeBoot() {
-  const boot = await build({
-    ...common,
-    entryPoints: ['src/boot.ts'],
-    format: 'esm',
-    outfile: 'dist/cli.js',
-    define: {
-      KUBEPKI_PROGRAM: JSON.stringify(`./${name}.js`),
-      KUBEPKI_CODE_CACHE: JSON.stringify(`./${name}.cache`),
-    },
-  });
-  const cli = boot.outputFiles[0].text;
-  if (!cli.startsWith('#!/bin/sh\n')) throw new Error('build: src/boot.ts must start with #!/bin/sh');
-  writeFileSync('dist/.cli-next.js', cli.replace('\n', `\n${LAUNCHER}\n`), { mode: 0o755 });
-  chmodSync('dist/.cli-next.js', 0o755);
-}
+// the launcher, naming the program and its cache; the training run runs it as dist/.cli-next.js
+const boot = await build({
+  ...common,
+  entryPoints: ['src/boot.ts'],
+  format: 'esm',
+  outfile: 'dist/cli.js',
+  define: { KUBEPKI_PROGRAM: JSON.stringify(`./${name}.js`), KUBEPKI_CODE_CACHE: JSON.stringify(`./${name}.cache`) },
+});
+const cli = boot.outputFiles[0].text;
+if (!cli.startsWith('#!/bin/sh\n')) throw new Error('build: src/boot.ts must start with #!/bin/sh');
+writeFileSync('dist/.cli-next.js', cli.replace('\n', `\n${LAUNCHER}\n`));
+chmodSync('dist/.cli-next.js', 0o755);
 
-const cache = `dist/${name}.cache`;
 // trained by every build, for the node that runs it
-await writeBoot();
-train(cache);
+train(`dist/${name}.cache`);
 renameSync('dist/.cli-next.js', 'dist/cli.js');
 
 for (const f of readdirSync('dist')) {

@@ -2,13 +2,13 @@
 // dist/cli.js, the installed command: it runs the program bundle (src/cli.ts and everything it
 // imports, one script written by scripts/build.mjs) with the V8 code cache the build made for it.
 // Without the cache node parses and compiles every function kubepki calls at every start, before
-// its first openssl process and between the steps; with it V8 takes their bytecode from the cache. V8 refuses a cache made by
-// another V8, under other flags or for another source, and then compiles as usual: the cache only
-// ever saves time. Its file name carries the bundle's hash, so a cache of another build is never
-// offered (V8 itself checks the source's length only). V8 does not checksum a code cache (one
-// changed byte of its payload is taken); the cache has the program's own standing: the build
-// writes both by rename, and npm's and the image's digests cover both. A sha256 of it here would
-// take back a good part of what the cache saves.
+// its first openssl process and between the steps; with it V8 takes their bytecode from the
+// cache. V8 refuses a cache made by another V8, under other flags or for another source, and then
+// compiles as usual: the cache only ever saves time. Its file name carries the bundle's hash, so
+// a cache of another build is never offered (V8 itself checks the source's length only). V8 does
+// not checksum a code cache (one changed byte of its payload is taken); the cache has the
+// program's own standing: the build writes both by rename, and npm's and the image's digests
+// cover both. A sha256 of it here would take back a good part of what the cache saves.
 // Line 2 of dist/cli.js, added by scripts/build.mjs, makes the file a sh launcher as well: the
 // installed command starts node without NODE_EXTRA_CA_CERTS (see there why).
 import { readFileSync, writeFileSync } from 'node:fs';
