@@ -14,7 +14,7 @@
 // without one the build writes no cache and says so, and kubepki compiles its code at every start.
 // The cache is V8's: a node other than the build's refuses it (and compiles as usual).
 //
-// dist/cli.js is both a POSIX sh script and an ES module. Run as the installed `kubepki` command
+// dist/cli.js is both a POSIX sh script and a CommonJS script. Run as the installed `kubepki` command
 // (#!/bin/sh), its second line is shell:  ':' //; unset NODE_EXTRA_CA_CERTS; exec node "$0" "$@"
 // — it starts node on the same file without NODE_EXTRA_CA_CERTS. Node 20 reads and parses every
 // certificate of that file before it runs a line of JavaScript (88 ms for a 220 KB bundle on the
@@ -40,6 +40,9 @@ const common = {
 };
 
 mkdirSync('dist', { recursive: true });
+// dist/cli.js is CommonJS: this file makes node load it (and the training run's copy) so, where
+// the package's own "type" is "module"
+writeFileSync('dist/package.json', '{"type":"commonjs"}\n');
 const prog = await build({
   ...common,
   entryPoints: ['src/cli.ts'],
@@ -62,7 +65,7 @@ if (!existsSync(`dist/${name}.js`)) {
 const boot = await build({
   ...common,
   entryPoints: ['src/boot.ts'],
-  format: 'esm',
+  format: 'cjs',
   outfile: 'dist/cli.js',
   define: { KUBEPKI_PROGRAM: JSON.stringify(`./${name}.js`), KUBEPKI_CODE_CACHE: JSON.stringify(`./${name}.cache`) },
 });

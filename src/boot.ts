@@ -11,9 +11,12 @@
 // cover both. A sha256 of it here would take back a good part of what the cache saves.
 // Line 2 of dist/cli.js, added by scripts/build.mjs, makes the file a sh launcher as well: the
 // installed command starts node without NODE_EXTRA_CA_CERTS (see there why).
+// It is a CommonJS script (scripts/build.mjs writes dist/package.json to say so): node starts a
+// CommonJS main without its ES module loader, which costs an ES module entry ~6 ms more before
+// its first line runs.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 
 /** The program's and its cache's names in dist/, set by scripts/build.mjs. */
@@ -22,16 +25,16 @@ declare const KUBEPKI_CODE_CACHE: string;
 
 /** Set by the build only, to a file: the run writes the code cache of what it compiled there. */
 const train = process.env.KUBEPKI_TRAIN_CODE_CACHE;
-const program = new URL(KUBEPKI_PROGRAM, import.meta.url);
+const file = join(__dirname, KUBEPKI_PROGRAM);
 let cachedData: Buffer | undefined;
 if (!train) {
   try {
-    cachedData = readFileSync(new URL(KUBEPKI_CODE_CACHE, import.meta.url));
+    cachedData = readFileSync(join(__dirname, KUBEPKI_CODE_CACHE));
   } catch {
     // no cache (a build without openssl to train it): compiled as usual
   }
 }
-const file = fileURLToPath(program);
-const script = new Script(readFileSync(program, 'utf8'), { filename: file, cachedData });
+const script = new Script(readFileSync(file, 'utf8'), { filename: file, cachedData });
 if (train) process.on('exit', () => writeFileSync(train, script.createCachedData()));
-(script.runInThisContext() as (require: NodeJS.Require, url: string) => void)(createRequire(file), program.href);
+// the program lives beside this file: this file's require resolves what the program requires
+(script.runInThisContext() as (require: NodeJS.Require, url: string) => void)(require, pathToFileURL(file).href);

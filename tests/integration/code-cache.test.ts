@@ -88,7 +88,9 @@ describe('the build (scripts/build.mjs)', () => {
     const r = mustRun([process.execPath, 'scripts/build.mjs'], { cwd: dir, env: childEnv({ KUBEPKI_OPENSSL: REAL_OPENSSL, TMPDIR: path.join(dir, 'tmp') }) });
     expect(r.stderr).toBe('');
     const { program, cache } = named(path.join(dir, 'dist', 'cli.js'));
-    expect(fs.readdirSync(path.join(dir, 'dist')).sort()).toEqual([cache, program, 'cli.js'].sort());
+    expect(fs.readdirSync(path.join(dir, 'dist')).sort()).toEqual([cache, program, 'cli.js', 'package.json'].sort());
+    // node loads cli.js as the CommonJS script it is, inside a package whose type is module
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'dist', 'package.json'), 'utf8'))).toEqual({ type: 'commonjs' });
     expect(fs.readdirSync(path.join(dir, 'tmp'))).toEqual([]);
     const script = new Script(fs.readFileSync(path.join(dir, 'dist', program), 'utf8'), { cachedData: fs.readFileSync(path.join(dir, 'dist', cache)) });
     expect(script.cachedDataRejected).toBe(false);
@@ -100,7 +102,7 @@ describe('the build (scripts/build.mjs)', () => {
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/^build: no code cache \(its training run failed: kubepki: error: openssl not found: .*no-openssl\); kubepki compiles its code at every start\n$/);
     const { program } = named(path.join(dir, 'dist', 'cli.js'));
-    expect(fs.readdirSync(path.join(dir, 'dist')).sort()).toEqual([program, 'cli.js'].sort());
+    expect(fs.readdirSync(path.join(dir, 'dist')).sort()).toEqual([program, 'cli.js', 'package.json'].sort());
     expect(listFiles(path.join(dir, 'tmp'))).toEqual([]);
     const v = run([path.join(dir, 'dist', 'cli.js'), '--version'], { env: childEnv() });
     expect(v.status).toBe(0);
