@@ -23,7 +23,8 @@
 # command after another as their documentation shows (scripts/bench-peers/): cfssl (Go's crypto,
 # so one run a round, whatever OPENSSLS says) and easy-rsa (on each OpenSSL). Wall time from
 # bash's $EPOCHREALTIME around each command. Every ratio is against baseline-par --seq-sign
-# --with-sa on the same OpenSSL, from the medians.
+# --with-sa on the same OpenSSL, from the medians; each ratio target also gets a 95 % bootstrap
+# interval over the rounds (see ratio_interval).
 #
 # kubepki's overhead: its wall time minus the openssl processes on its critical path, from the
 # trace it writes under KUBEPKI_TRACE (see scripts/critical-path.mjs). Its own CPU: the CPU time
@@ -260,17 +261,39 @@ for w in $WORKLOADS; do
 done
 echo
 
-# a target's line: TEXT VALUE BOUND UNIT WORKLOAD
+# a target's line: TEXT VALUE BOUND UNIT WORKLOAD [SPREAD]
 target() {
-  local v=$2 b=$3 w=$5 r note=''
+  local v=$2 b=$3 w=$5 r note='' spread=${6:+ ($6)}
   r=$(rounds_of "$w")
   ((r >= $(min_rounds_of "$w"))) || note=" ($r round$( ((r > 1)) && echo s) of the ≥ $(min_rounds_of "$w") it asks for: no result)"
-  echo "  $1: $v$4, $(verdict "$v" "$b")$note"
+  echo "  $1: $v$4$spread, $(verdict "$v" "$b")$note"
 }
-echo "targets (medians of ≥ $W1_MIN_ROUNDS rounds for W1, ≥ $W2_MIN_ROUNDS for W2; ratios against baseline-par --seq-sign --with-sa):"
+
+# ratio_interval K_TIMES P_TIMES -> "LO–HI": the 95 % bootstrap interval of median(K)/median(P)
+# over the rounds (2000 resamples of the round numbers; a round's two runs stay paired, as they
+# ran minutes apart at most). How far the ratio of one run's medians can be from the machine's:
+# key generation's random duration moves it by ±0.1 on the default cluster. A fixed seed: the same
+# rounds give the same interval.
+ratio_interval() {
+  awk -v a="$1" -v b="$2" '
+    function sort(x, n,   i, j, t) { for (i = 2; i <= n; i++) { t = x[i]; for (j = i - 1; j >= 1 && x[j] > t; j--) x[j + 1] = x[j]; x[j + 1] = t } }
+    function med(x, n) { sort(x, n); return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }
+    BEGIN {
+      n = split(a, k, " "); split(b, p, " "); srand(1); B = 2000
+      for (s = 1; s <= B; s++) {
+        for (i = 1; i <= n; i++) { j = int(rand() * n) + 1; kk[i] = k[j]; pp[i] = p[j] }
+        r[s] = med(kk, n) / med(pp, n)
+      }
+      sort(r, B)
+      printf "%.2f–%.2f", r[int(B * 0.025) + 1], r[int(B * 0.975)]
+    }'
+}
+echo "targets (medians of ≥ $W1_MIN_ROUNDS rounds for W1, ≥ $W2_MIN_ROUNDS for W2; ratios against baseline-par --seq-sign --with-sa;"
+echo "  the verdict is on the ratio of the medians, the interval says how much that ratio moves with the rounds drawn):"
 for w in $WORKLOADS; do
   for t in $TRACKS; do
-    target "$w on OpenSSL ${TL[$t]}: kubepki ≤ ${TARGET_PAR}× baseline-par" "$(ratio "${m[$w.kubepki.$t]}" "${m[$w.par.$t]}")" "$TARGET_PAR" × "$w"
+    target "$w on OpenSSL ${TL[$t]}: kubepki ≤ ${TARGET_PAR}× baseline-par" "$(ratio "${m[$w.kubepki.$t]}" "${m[$w.par.$t]}")" "$TARGET_PAR" × "$w" \
+      "95 % interval over the rounds: $(ratio_interval "${times[$w.kubepki.$t]}" "${times[$w.par.$t]}")"
   done
 done
 if [[ " $WORKLOADS " == *" W2 "* ]]; then
