@@ -4,6 +4,7 @@
 //                            are evaluated when first imported, as with ES modules
 //   dist/kubepki-HASH.cache  V8's code cache for it, from a training run (below)
 //   dist/cli.js              the installed command (src/boot.ts): runs the program with its cache
+//   dist/package.json        {"type":"commonjs"}: node loads cli.js as the CommonJS script it is
 // HASH is the program's sha256 (16 hex digits); cli.js names both files. Files of earlier builds
 // are removed once they are 10 minutes old (a test run in the same tree may still be loading them),
 // and cli.js is replaced by a rename, after the files it names are written.
