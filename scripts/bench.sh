@@ -272,8 +272,8 @@ target() {
 # ratio_interval K_TIMES P_TIMES -> "LO–HI": the 95 % bootstrap interval of median(K)/median(P)
 # over the rounds (2000 resamples of the round numbers; a round's two runs stay paired, as they
 # ran minutes apart at most). How far the ratio of one run's medians can be from the machine's:
-# key generation's random duration moves it by ±0.1 on the default cluster. A fixed seed: the same
-# rounds give the same interval.
+# on the default cluster, key generation's random duration moves it by more than the 5 % the
+# target leaves. A fixed seed: the same rounds give the same interval.
 ratio_interval() {
   awk -v a="$1" -v b="$2" '
     function sort(x, n,   i, j, t) { for (i = 2; i <= n; i++) { t = x[i]; for (j = i - 1; j >= 1 && x[j] > t; j--) x[j + 1] = x[j]; x[j + 1] = t } }

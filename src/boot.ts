@@ -12,8 +12,8 @@
 // Line 2 of dist/cli.js, added by scripts/build.mjs, makes the file a sh launcher as well: the
 // installed command starts node without NODE_EXTRA_CA_CERTS (see there why).
 // It is a CommonJS script (scripts/build.mjs writes dist/package.json to say so): node starts a
-// CommonJS main without its ES module loader, which costs an ES module entry ~6 ms more before
-// its first line runs.
+// CommonJS main without setting up its ES module loader, which an ES module entry waits for
+// before its first line runs.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
